@@ -1,0 +1,1 @@
+"""Qt-free core of Waste Sorter: images, models, bins, history, statistics, settings."""
