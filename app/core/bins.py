@@ -1,0 +1,321 @@
+"""Which bin a predicted class goes into, from JSON rules (shipped default + user override).
+
+The shipped ``resources/bins/default.json`` is always valid (a test says so). A user override
+(``bins.json`` in the data directory) is merged on top of it field by field, so it may change
+only one colour or threshold. A broken override never stops the app: the default is used and
+:attr:`BinRules.warning` says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from app.core.paths import resources_dir
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+UNSURE_ID = "unsure"
+MIN_TEXT_CONTRAST = 3.0  # WCAG AA for large text: bin names are drawn large and bold
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+_TOP_KEYS = {"schema", "description", "default_threshold", "bins", "unsure", "classes"}
+_BIN_KEYS = {"name", "colour", "text_colour", "instruction"}
+_CLASS_KEYS = {"bin", "threshold"}
+
+
+class BinRulesError(Exception):
+    """A bins file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Bin:
+    id: str
+    name: str
+    colour: str
+    text_colour: str
+    instruction: str
+
+
+@dataclass(frozen=True)
+class BinDecision:
+    """Where to put an item. When ``unsure``, ``suggested_bin_id`` is the bin the label maps to
+    (``None`` for an unknown label) so the UI and history can still show the best guess."""
+
+    bin_id: str
+    name: str
+    colour: str
+    instruction: str
+    unsure: bool
+    threshold: float
+    text_colour: str = "#FFFFFF"
+    suggested_bin_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BinRules:
+    default_threshold: float
+    bins: Mapping[str, Bin]
+    unsure: Bin
+    class_bins: Mapping[str, str]
+    class_thresholds: Mapping[str, float] = field(default_factory=dict)
+    source: Path | None = None
+    warning: str | None = None
+
+    @classmethod
+    def load(cls, default_path: str | Path, override_path: str | Path | None = None) -> BinRules:
+        """Read the default rules and merge an optional override on top.
+
+        A broken default raises :class:`BinRulesError`. A missing override is ignored; a broken
+        one falls back to the default with :attr:`warning` set.
+        """
+        default_path = Path(default_path)
+        base = _read_json(default_path)
+        rules = cls.from_dict(base, default_path)
+        if override_path is None:
+            return rules
+        override_path = Path(override_path)
+        if not override_path.exists():
+            return rules
+        try:
+            merged = _merge_rules(base, _read_json(override_path))
+            return cls.from_dict(merged, override_path)
+        except BinRulesError as exc:
+            message = f"{exc}; using the default bin rules"
+            log.warning("%s", message)
+            return replace(rules, warning=message)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: Path) -> BinRules:
+        """Validate parsed JSON; :class:`BinRulesError` names ``source`` and the problem."""
+
+        def fail(problem: str) -> BinRulesError:
+            return BinRulesError(f"{source.name}: {problem}")
+
+        if not isinstance(data, dict):
+            raise fail("top level must be a JSON object")
+        _no_unknown_keys(data, _TOP_KEYS, "top level", fail)
+        if data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise fail(f"schema {data.get('schema')!r} is not supported (expected 1)")
+        default_threshold = _threshold(
+            data.get("default_threshold", 0.6), "default_threshold", fail
+        )
+        raw_bins = data.get("bins")
+        if not isinstance(raw_bins, dict) or not raw_bins:
+            raise fail("'bins' must be a non-empty object")
+        bins = {bin_id: _parse_bin(bin_id, spec, fail) for bin_id, spec in raw_bins.items()}
+        if UNSURE_ID in bins:
+            raise fail(f"'{UNSURE_ID}' is reserved; describe it under the top-level 'unsure' key")
+        if "unsure" not in data:
+            raise fail("'unsure' is missing")
+        unsure = _parse_bin(UNSURE_ID, data["unsure"], fail)
+        raw_classes = data.get("classes")
+        if not isinstance(raw_classes, dict):
+            raise fail("'classes' must be an object mapping labels to bins")
+        class_bins: dict[str, str] = {}
+        thresholds: dict[str, float] = {}
+        for label, rule in raw_classes.items():
+            if isinstance(rule, str):  # shorthand: "cardboard": "paper"
+                rule = {"bin": rule}
+            if not isinstance(rule, dict):
+                raise fail(f'classes.{label} must be an object like {{"bin": "..."}}')
+            _no_unknown_keys(rule, _CLASS_KEYS, f"classes.{label}", fail)
+            bin_id = rule.get("bin")
+            if bin_id not in bins:
+                known = ", ".join(sorted(bins))
+                raise fail(f"classes.{label} refers to unknown bin {bin_id!r} (bins: {known})")
+            class_bins[label] = str(bin_id)
+            if rule.get("threshold") is not None:
+                thresholds[label] = _threshold(
+                    rule["threshold"], f"classes.{label}.threshold", fail
+                )
+        return cls(default_threshold, bins, unsure, class_bins, thresholds, source)
+
+    def threshold_for(self, label: str) -> float:
+        return self.class_thresholds.get(label, self.default_threshold)
+
+    def bin_for(self, label: str) -> Bin | None:
+        """The bin a label maps to regardless of confidence (``None`` if unknown)."""
+        bin_id = self.class_bins.get(label)
+        return self.bins[bin_id] if bin_id is not None else None
+
+    def decide(self, label: str, confidence: float) -> BinDecision:
+        """The bin for ``label``, or ``unsure`` when the label is unknown or the confidence is
+        below its threshold (or not a number)."""
+        threshold = self.threshold_for(label)
+        target = self.bin_for(label)
+        if target is None or not confidence >= threshold:
+            return _decision(self.unsure, True, threshold, target.id if target else None)
+        return _decision(target, False, threshold, target.id)
+
+    def with_thresholds(
+        self, default: float | None = None, per_class: Mapping[str, float] | None = None
+    ) -> BinRules:
+        """A copy with a new default threshold and/or per-class thresholds replaced."""
+
+        def fail(problem: str) -> ValueError:
+            return ValueError(problem)
+
+        new_default = (
+            self.default_threshold
+            if default is None
+            else _threshold(default, "default threshold", fail)
+        )
+        thresholds = dict(self.class_thresholds)
+        for label, value in (per_class or {}).items():
+            thresholds[label] = _threshold(value, f"threshold for {label!r}", fail)
+        return replace(self, default_threshold=new_default, class_thresholds=thresholds)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rules as JSON-ready data in the file format (round-trips via :meth:`from_dict`)."""
+
+        def bin_dict(b: Bin) -> dict[str, str]:
+            return {
+                "name": b.name,
+                "colour": b.colour,
+                "text_colour": b.text_colour,
+                "instruction": b.instruction,
+            }
+
+        classes: dict[str, dict[str, Any]] = {}
+        for label, bin_id in self.class_bins.items():
+            classes[label] = {"bin": bin_id}
+            if label in self.class_thresholds:
+                classes[label]["threshold"] = self.class_thresholds[label]
+        return {
+            "schema": SCHEMA_VERSION,
+            "default_threshold": self.default_threshold,
+            "bins": {bin_id: bin_dict(b) for bin_id, b in self.bins.items()},
+            "unsure": bin_dict(self.unsure),
+            "classes": classes,
+        }
+
+
+def default_bins_path() -> Path:
+    """The shipped rules file."""
+    return resources_dir() / "bins" / "default.json"
+
+
+def contrast_ratio(colour_a: str, colour_b: str) -> float:
+    """WCAG 2 contrast ratio between two ``#RRGGBB`` colours (1.0 to 21.0)."""
+    lighter, darker = sorted((_luminance(colour_a), _luminance(colour_b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _decision(b: Bin, unsure: bool, threshold: float, suggested: str | None) -> BinDecision:
+    return BinDecision(
+        bin_id=b.id,
+        name=b.name,
+        colour=b.colour,
+        instruction=b.instruction,
+        unsure=unsure,
+        threshold=threshold,
+        text_colour=b.text_colour,
+        suggested_bin_id=suggested,
+    )
+
+
+def _parse_bin(bin_id: str, spec: Any, fail: Any) -> Bin:
+    where = "unsure" if bin_id == UNSURE_ID else f"bins.{bin_id}"
+    if not isinstance(spec, dict):
+        raise fail(f"{where} must be an object")
+    _no_unknown_keys(spec, _BIN_KEYS, where, fail)
+    values: dict[str, str] = {}
+    for key in ("name", "colour", "instruction"):
+        value = spec.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"{where}.{key} must be a non-empty string")
+        if "\n" in value:
+            raise fail(f"{where}.{key} must be a single line")
+        values[key] = value.strip()
+    colour = values["colour"]
+    if not _COLOUR.match(colour):
+        raise fail(f"{where}.colour {colour!r} is not a #RRGGBB colour")
+    text_colour = spec.get("text_colour")
+    if text_colour is None:  # pick whichever of white/black reads better
+        white, black = contrast_ratio(colour, "#FFFFFF"), contrast_ratio(colour, "#000000")
+        text_colour = "#FFFFFF" if white >= black else "#000000"
+    if not isinstance(text_colour, str) or not _COLOUR.match(text_colour):
+        raise fail(f"{where}.text_colour {text_colour!r} is not a #RRGGBB colour")
+    ratio = contrast_ratio(colour, text_colour)
+    if ratio < MIN_TEXT_CONTRAST:
+        raise fail(
+            f"{where}: text {text_colour} on {colour} is hard to read (contrast "
+            f"{ratio:.1f}:1, need at least {MIN_TEXT_CONTRAST:.0f}:1)"
+        )
+    return Bin(bin_id, values["name"], colour.upper(), text_colour.upper(), values["instruction"])
+
+
+def _threshold(value: Any, where: str, fail: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"{where} must be a number between 0 and 1")
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise fail(f"{where} must be between 0 and 1, got {value!r}")
+    return number
+
+
+def _no_unknown_keys(data: dict[str, Any], allowed: set[str], where: str, fail: Any) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r} in {where} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BinRulesError(f"{path.name}: file not found ({path})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BinRulesError(f"{path.name}: cannot read file ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BinRulesError(
+            f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def _merge_rules(base: Any, override: Any) -> Any:
+    """Merge an override file onto the default rules.
+
+    A bin whose override sets ``colour`` but not ``text_colour`` gets its text colour picked
+    afresh rather than inheriting one chosen for the old colour.
+    """
+    merged = _merge(base, override)
+    if not (isinstance(merged, dict) and isinstance(override, dict)):
+        return merged
+    specs = [(merged.get("unsure"), override.get("unsure"))]
+    if isinstance(merged.get("bins"), dict) and isinstance(override.get("bins"), dict):
+        specs += [(merged["bins"].get(k), v) for k, v in override["bins"].items()]
+    for target, given in specs:
+        if (
+            isinstance(target, dict)
+            and isinstance(given, dict)
+            and "colour" in given
+            and "text_colour" not in given
+        ):
+            target.pop("text_colour", None)
+    return merged
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Recursively merge JSON objects; anything else in ``override`` replaces ``base``."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base.get(key), value) if key in base else value
+        return merged
+    return override

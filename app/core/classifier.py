@@ -1,0 +1,219 @@
+"""A plain, Qt-free wrapper around one ONNX Runtime session.
+
+The model describes itself (labels, input size, layout, colour order, preprocessing, output
+kind) in its metadata; :class:`Classifier` reads that once when the session opens, checks it
+against the graph, and turns RGB arrays into :class:`Prediction` objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.core.imaging import RGBArray, resize_rgb
+from app.core.model_info import ModelError, ModelInfo
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+
+# Images per session.run call: bounds memory for long lists (224x224x3 float32 is 0.6 MB each).
+MAX_BATCH = 32
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result; ``probabilities`` follow the model's label order and sum to 1."""
+
+    label: str
+    confidence: float
+    top_k: tuple[tuple[str, float], ...]
+    probabilities: tuple[float, ...]
+    model_id: str
+    model_version: str
+    elapsed_ms: float
+
+
+class Classifier:
+    """One model file, opened once; ``predict`` may be called from several threads at once.
+
+    ONNX Runtime's ``InferenceSession.run`` is thread-safe and this class keeps no mutable
+    state after construction.
+    """
+
+    def __init__(self, path: str | Path, *, intra_op_threads: int = 0) -> None:
+        self.path = Path(path)
+        self._session = _open_session(self.path, intra_op_threads)
+        metadata = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.info: ModelInfo = ModelInfo.from_onnx_metadata(metadata, self.path)
+        self._input_name, self._static_batch = self._validate_graph()
+        self._output_name: str = self._session.get_outputs()[0].name
+        spec = self.info.input
+        self._mean = np.asarray(spec.mean, dtype=np.float32)
+        self._std = np.asarray(spec.std, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"Classifier({self.path.name!r}, id={self.info.id!r}, version={self.info.version!r})"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
+
+    def _fail(self, problem: str) -> ModelError:
+        return ModelError(f"{self.path.name}: {problem}")
+
+    def _validate_graph(self) -> tuple[str, int | None]:
+        """Check the metadata against the graph; return the input name and static batch size."""
+        inputs = self._session.get_inputs()
+        outputs = self._session.get_outputs()
+        if len(inputs) != 1:
+            raise self._fail(f"model has {len(inputs)} inputs; exactly one image input expected")
+        if not outputs:
+            raise self._fail("model has no outputs")
+        node = inputs[0]
+        if node.type != "tensor(float)":
+            raise self._fail(f"input type is {node.type}; float32 expected")
+        shape = list(node.shape)
+        if len(shape) != 4:
+            raise self._fail(f"input rank is {len(shape)} (shape {shape}); 4 expected")
+        spec = self.info.input
+        if spec.layout == "NHWC":
+            dims = {"height": shape[1], "width": shape[2], "channels": shape[3]}
+        else:
+            dims = {"channels": shape[1], "height": shape[2], "width": shape[3]}
+        expected = {"height": spec.height, "width": spec.width, "channels": 3}
+        for name, want in expected.items():
+            got = dims[name]
+            if isinstance(got, int) and got != want:
+                raise self._fail(
+                    f"input shape {shape} does not match metadata ({spec.layout}, "
+                    f"{spec.height}x{spec.width}x3): {name} is {got}, expected {want}"
+                )
+        batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        if batch is not None and batch != 1:
+            raise self._fail(f"static batch size {batch} is not supported (use 1 or dynamic)")
+        out_shape = list(outputs[0].shape)
+        if len(out_shape) < 2:
+            raise self._fail(f"output shape {out_shape} is not (batch, classes)")
+        classes = out_shape[-1]
+        if isinstance(classes, int) and classes != self.info.num_classes:
+            raise self._fail(
+                f"model outputs {classes} classes but metadata lists {self.info.num_classes} labels"
+            )
+        return node.name, batch
+
+    def preprocess(self, rgb: RGBArray) -> FloatArray:
+        """The exact tensor fed to the model for one image, with a batch dimension of 1.
+
+        Stretch-resize to the declared size with :func:`resize_rgb`, reorder colours if the
+        model wants BGR, apply ``((x * scale) - mean) / std`` when preprocessing is external,
+        transpose to NCHW if declared, float32.
+        """
+        spec = self.info.input
+        x = resize_rgb(rgb, spec.width, spec.height).astype(np.float32)
+        if spec.color == "BGR":
+            x = x[:, :, ::-1]
+        if spec.preprocessing == "external":
+            x = (x * np.float32(spec.scale) - self._mean) / self._std
+        if spec.layout == "NCHW":
+            x = x.transpose(2, 0, 1)
+        return np.ascontiguousarray(x[None, ...], dtype=np.float32)
+
+    def predict(self, rgb: RGBArray, top_k: int = 3) -> Prediction:
+        """Classify one ``(H, W, 3) uint8`` RGB image."""
+        return self.predict_batch([rgb], top_k=top_k)[0]
+
+    def predict_batch(self, images: Sequence[RGBArray], top_k: int = 3) -> list[Prediction]:
+        """Classify several images with as few ``session.run`` calls as possible.
+
+        Models with a static batch of 1 run once per image. ``elapsed_ms`` of each prediction
+        is its share of the time for its batch (preprocessing included).
+        """
+        results: list[Prediction] = []
+        step = 1 if self._static_batch == 1 else MAX_BATCH
+        for start in range(0, len(images), step):
+            chunk = images[start : start + step]
+            began = time.perf_counter()
+            batch = np.concatenate([self.preprocess(img) for img in chunk], axis=0)
+            probs = self._run(batch)
+            elapsed = (time.perf_counter() - began) * 1000.0 / len(chunk)
+            results.extend(self._prediction(row, top_k, elapsed) for row in probs)
+        return results
+
+    def _run(self, batch: FloatArray) -> npt.NDArray[np.float64]:
+        try:
+            raw = self._session.run([self._output_name], {self._input_name: batch})[0]
+        except Exception as exc:  # onnxruntime raises its own pybind11 exception types
+            raise self._fail(f"inference failed ({_first_line(exc)})") from None
+        out = np.asarray(raw, dtype=np.float64).reshape(len(batch), -1)
+        if out.shape[1] != self.info.num_classes:
+            raise self._fail(
+                f"model produced {out.shape[1]} scores but metadata lists "
+                f"{self.info.num_classes} labels"
+            )
+        if not np.all(np.isfinite(out)):
+            raise self._fail("model produced NaN or infinite scores")
+        if self.info.output == "logits":
+            out = np.exp(out - out.max(axis=1, keepdims=True))
+        else:
+            out = np.clip(out, 0.0, None)  # tiny negative rounding errors from some exporters
+        totals = out.sum(axis=1, keepdims=True)
+        if not np.all(totals > 0):
+            raise self._fail("model produced all-zero probabilities")
+        probs: npt.NDArray[np.float64] = out / totals
+        return probs
+
+    def _prediction(
+        self, probs: npt.NDArray[np.float64], top_k: int, elapsed_ms: float
+    ) -> Prediction:
+        labels = self.info.labels
+        k = max(1, min(int(top_k), len(labels)))
+        order = np.argsort(-probs, kind="stable")[:k]
+        ranked = tuple((labels[i], float(probs[i])) for i in order)
+        return Prediction(
+            label=ranked[0][0],
+            confidence=ranked[0][1],
+            top_k=ranked,
+            probabilities=tuple(float(p) for p in probs),
+            model_id=self.info.id,
+            model_version=self.info.version,
+            elapsed_ms=elapsed_ms,
+        )
+
+
+def _open_session(path: Path, intra_op_threads: int) -> Any:
+    """Open an ONNX Runtime CPU session, turning every failure into a :class:`ModelError`."""
+    if not path.exists():
+        raise ModelError(f"{path.name}: file not found ({path})")
+    if path.is_dir():
+        raise ModelError(f"{path.name}: is a folder, not a model file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"{path.name}: cannot read file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise ModelError(f"{path.name}: empty file")
+    import onnxruntime as ort  # lazy: keeps start-up fast for commands that need no model
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = max(0, int(intra_op_threads))  # 0 = ORT picks (cores)
+    options.log_severity_level = 3  # errors only; ORT warnings are noise for users
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # InvalidProtobuf, Fail, InvalidGraph, NoSuchFile, ...
+        log.debug("onnxruntime could not open %s: %s", path, exc)
+        detail = _first_line(exc).replace(str(path), path.name)
+        raise ModelError(f"{path.name}: not a valid ONNX model ({detail})") from None
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

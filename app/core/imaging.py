@@ -1,0 +1,318 @@
+"""Decoding, listing, resizing and thumbnailing images (Pillow + OpenCV, no Qt).
+
+Every image the app classifies goes through :func:`decode_image` (file or bytes to an
+``(H, W, 3) uint8`` RGB array) and :func:`resize_rgb` (the one resize used for inference;
+training calls the same function so both see identical pixels).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+import struct
+import threading
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+RGBArray = npt.NDArray[np.uint8]
+
+IMAGE_SUFFIXES: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+)
+DEFAULT_MAX_PIXELS = 50_000_000
+
+# Truncated files must fail loudly rather than come back half grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# Errors Pillow and its plugins raise on bad input (besides our own checks).
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    struct.error,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    ZeroDivisionError,
+    RuntimeError,
+    AssertionError,
+)
+
+# warnings.catch_warnings() swaps process-wide state; serialise our use of it so two decoding
+# threads cannot restore each other's filters in the wrong order.
+_WARNINGS_LOCK = threading.Lock()
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+class ImageError(Exception):
+    """An image that cannot be used; ``str(exc)`` is a one-line message for the user."""
+
+
+def decode_image(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBArray:
+    """Decode a file path or encoded bytes to an ``(H, W, 3) uint8`` RGB array.
+
+    The pixel count is checked from the header before any pixel is decoded (Pillow's own
+    ``Image.MAX_IMAGE_PIXELS`` guard also applies, so a larger ``max_pixels`` has no effect).
+    EXIF orientation is applied; grey, palette, alpha (composited onto white), 16-bit, CMYK and
+    other modes are converted to 8-bit RGB; animations give their first frame. Any failure
+    raises :class:`ImageError` and nothing else.
+    """
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if not data:
+            raise ImageError("empty file")
+        return _decode_stream(io.BytesIO(data), max_pixels)
+    path = Path(source)
+    try:
+        if not path.exists():
+            raise ImageError("file not found")
+        if path.is_dir():
+            raise ImageError("is a folder, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageError("empty file")
+        with path.open("rb") as stream:
+            return _decode_stream(stream, max_pixels)
+    except PermissionError:
+        raise ImageError("permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read file ({exc.strerror or exc})") from None
+
+
+def _decode_stream(stream: Any, max_pixels: int) -> RGBArray:
+    head = stream.read(64)
+    stream.seek(0)
+    try:
+        img = _open_header(stream, head, max_pixels)
+        with img:
+            try:
+                img.load()
+            except MemoryError:
+                raise ImageError("not enough memory to decode this image") from None
+            except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+                log.debug("decode failed: %r", exc)
+                raise ImageError("truncated or corrupt image data") from None
+            img = _apply_exif_orientation(img)
+            try:
+                return _to_rgb(img)
+            except MemoryError:
+                raise ImageError("not enough memory to decode this image") from None
+            except _DECODE_ERRORS as exc:
+                log.debug("colour conversion failed: %r", exc)
+                raise ImageError(f"unsupported colour mode {img.mode!r}") from None
+    except ImageError:
+        raise
+    except Exception as exc:  # last line of defence: the contract is "only ImageError escapes"
+        log.exception("unexpected error while decoding an image")
+        raise ImageError(f"cannot decode image ({type(exc).__name__})") from None
+
+
+def _open_header(stream: Any, head: bytes, max_pixels: int) -> Image.Image:
+    """Open lazily (header only) and enforce the pixel limit before decoding."""
+    try:
+        with _WARNINGS_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard fired first (its limit is Image.MAX_IMAGE_PIXELS, ~89 MP).
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(match.group(1)):,} pixels" if match else "too many pixels"
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        limit = max_pixels if pillow_limit is None else min(max_pixels, pillow_limit)
+        raise ImageError(f"image too large: {count} exceeds limit of {limit:,}") from None
+    except UnidentifiedImageError:
+        raise ImageError(_not_an_image(head)) from None
+    except MemoryError:
+        raise ImageError("not enough memory to decode this image") from None
+    except _DECODE_ERRORS as exc:
+        log.debug("open failed: %r", exc)
+        raise ImageError(_not_an_image(head)) from None
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        img.close()
+        raise ImageError("image has no pixels")
+    if width * height > max_pixels:
+        img.close()
+        raise ImageError(
+            f"image too large: {width} x {height} pixels exceeds limit of {max_pixels:,}"
+        )
+    return img
+
+
+def _not_an_image(head: bytes) -> str:
+    """A message for bytes Pillow did not recognise, naming what they look like."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return f"truncated or corrupt image data ({name} header unreadable)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "truncated or corrupt image data (WebP header unreadable)"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "not an image file (looks like an HTML page)"
+    if text.startswith((b"<?xml", b"<svg")):
+        return "not an image file (XML/SVG is not supported)"
+    if head.startswith(b"%PDF"):
+        return "not an image file (looks like a PDF document)"
+    if head.startswith(b"PK\x03\x04"):
+        return "not an image file (looks like a ZIP archive)"
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = ""
+    if decoded and all(ch.isprintable() or ch in "\t\r\n" for ch in decoded):
+        return "not an image file (looks like text)"
+    return "not an image file (unrecognised format)"
+
+
+def _apply_exif_orientation(img: Image.Image) -> Image.Image:
+    """Honour EXIF orientation; a damaged EXIF block is ignored, the pixels are still good."""
+    try:
+        rotated = ImageOps.exif_transpose(img)
+    except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
+        log.warning("ignoring unreadable EXIF orientation: %r", exc)
+        return img
+    return rotated if rotated is not None else img
+
+
+def _to_rgb(img: Image.Image) -> RGBArray:
+    mode = img.mode
+    if mode == "RGB":
+        out = np.array(img, dtype=np.uint8)
+    elif mode.startswith("I;16") or mode in ("I", "F"):
+        out = _grey_to_rgb(_high_depth_to_uint8(img))
+    elif mode in ("1", "L"):
+        out = _grey_to_rgb(np.array(img.convert("L"), dtype=np.uint8))
+    elif mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+        mode in ("P", "L", "RGB") and "transparency" in img.info
+    ):
+        out = _composite_on_white(img.convert("RGBA"))
+    else:  # P, CMYK, YCbCr, LAB, HSV, ...
+        out = np.array(img.convert("RGB"), dtype=np.uint8)
+    if out.ndim != 3 or out.shape[2] != 3:
+        raise ValueError(f"unexpected decoded shape {out.shape}")
+    return np.ascontiguousarray(out)
+
+
+def _high_depth_to_uint8(img: Image.Image) -> npt.NDArray[np.uint8]:
+    """Scale 16-bit, 32-bit integer and float grey images to 0-255 (never by clipping).
+
+    ``I;16*`` is 0-65535. ``I`` is treated as 16-bit when its values fit (what PNG/PGM/TIFF
+    16-bit files decode to), else stretched min-max. ``F`` in 0-1 is scaled by 255, in 0-255
+    used as is, otherwise stretched min-max.
+    """
+    arr = np.array(img).astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if img.mode.startswith("I;16") or (img.mode == "I" and lo >= 0 and hi <= 65535):
+        scaled = arr / 257.0
+    elif img.mode == "F" and lo >= 0 and hi <= 1.0:
+        scaled = arr * 255.0
+    elif img.mode == "F" and lo >= 0 and hi <= 255.0:
+        scaled = arr
+    else:
+        scaled = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _grey_to_rgb(grey: npt.NDArray[np.uint8]) -> RGBArray:
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _composite_on_white(rgba: Image.Image) -> RGBArray:
+    arr = np.array(rgba, dtype=np.uint8).astype(np.uint16)
+    alpha = arr[:, :, 3:4]
+    # out = rgb * a + 255 * (1 - a), in integers with rounding
+    blended = (arr[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255
+    return blended.astype(np.uint8)
+
+
+def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Expand files and folders into image files.
+
+    Folders are walked recursively in sorted order and contribute only files with a known
+    suffix (hidden files and folders are skipped: they are usually OS metadata such as
+    ``._photo.jpg``). Files named explicitly are always yielded, whatever their suffix, so the
+    caller reports a clear error for them instead of silently dropping them.
+    """
+    for item in paths:
+        path = Path(item)
+        if not path.is_dir():
+            yield path
+            continue
+        found: list[Path] = []
+        for root, dirs, files in os.walk(path, followlinks=False):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found.extend(
+                Path(root) / name
+                for name in files
+                if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
+            )
+        yield from sorted(found, key=lambda p: p.relative_to(path).parts)
+
+
+def _check_rgb(rgb: Any) -> RGBArray:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8:
+        raise ValueError("expected a uint8 numpy array")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
+    return rgb
+
+
+def resize_rgb(rgb: RGBArray, width: int, height: int) -> RGBArray:
+    """Resize an ``(H, W, 3) uint8`` image to exactly ``width`` x ``height`` (aspect not kept).
+
+    This is the single resize used for inference, and training must use it too so that both
+    see the same pixels: ``cv2.INTER_AREA`` when the output is no larger than the input in
+    both directions (it averages source pixels, so shrinking does not alias), otherwise
+    ``cv2.INTER_LINEAR`` (``INTER_AREA`` degrades to near-nearest-neighbour when enlarging).
+    """
+    import cv2  # lazy: keeps OpenCV off the start-up path
+
+    rgb = _check_rgb(rgb)
+    if width <= 0 or height <= 0:
+        raise ValueError(f"target size must be positive, got {width} x {height}")
+    src_h, src_w = rgb.shape[:2]
+    if (src_w, src_h) == (width, height):
+        return np.ascontiguousarray(rgb).copy()
+    shrinking = width <= src_w and height <= src_h
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    out = cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=interpolation)
+    return np.asarray(out, dtype=np.uint8)
+
+
+def encode_jpeg(rgb: RGBArray, max_side: int = 160, quality: int = 80) -> bytes:
+    """A JPEG thumbnail whose longer side is at most ``max_side`` (aspect ratio kept)."""
+    rgb = _check_rgb(rgb)
+    if max_side <= 0:
+        raise ValueError("max_side must be positive")
+    height, width = rgb.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    if factor < 1.0:
+        new_w = max(1, round(width * factor))
+        new_h = max(1, round(height * factor))
+        rgb = resize_rgb(rgb, new_w, new_h)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(
+        buffer, format="JPEG", quality=int(quality), optimize=True
+    )
+    return buffer.getvalue()

@@ -1,0 +1,203 @@
+"""User settings, kept as JSON in the data directory.
+
+Loading never fails: a missing file gives the defaults, a broken one is moved aside (so the user
+can still recover it) and replaced by the defaults, and a field of the wrong type or out of range
+falls back to that field's default; each such event is returned as a warning. Unknown keys are
+ignored so that an older app can read a newer file. Saving is atomic (temp file, fsync, replace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SETTINGS_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the user can change. Frozen: use ``dataclasses.replace`` to edit."""
+
+    camera: str = "0"  # a device index ("0") or a video file/URL
+    resolution: tuple[int, int] | None = None  # (width, height); None = camera default
+    model_id: str = "waste"
+    threshold: float = 0.6  # below it a prediction is "unsure"
+    class_thresholds: dict[str, float] = field(default_factory=dict)  # label -> threshold
+    auto_capture: bool = True
+    capture_sensitivity: float = 0.5  # 0..1; higher captures on smaller changes
+    capture_hold_s: float = 1.0  # how long the scene must be still before a capture
+    store_thumbnails: bool = True
+    retention_days: int = 0  # 0 = keep history forever
+    bins_file: str | None = None  # None = bins.json in the data dir, else this file
+    language: str = "system"
+
+
+def _probability(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if 0.0 <= number <= 1.0 else None
+    return None
+
+
+def _camera(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    # A hand-edited file may hold the index as a number.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    return None
+
+
+def _resolution(value: Any) -> tuple[int, int] | None:
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 16384 for v in value)
+    ):
+        return (int(value[0]), int(value[1]))
+    return None
+
+
+def _class_thresholds(value: Any) -> dict[str, float] | None:
+    if not isinstance(value, dict):
+        return None
+    cleaned = {str(k): p for k, v in value.items() if (p := _probability(v)) is not None}
+    return cleaned if len(cleaned) == len(value) else None
+
+
+def _boolean(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _hold(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        return number if math.isfinite(number) and 0.0 < number <= 60.0 else None
+    return None
+
+
+def _days(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+# field -> (validator returning the clean value or None when invalid, whether None is allowed)
+_FIELDS: dict[str, tuple[Callable[[Any], Any], bool]] = {
+    "camera": (_camera, False),
+    "resolution": (_resolution, True),
+    "model_id": (_text, False),
+    "threshold": (_probability, False),
+    "class_thresholds": (_class_thresholds, False),
+    "auto_capture": (_boolean, False),
+    "capture_sensitivity": (_probability, False),
+    "capture_hold_s": (_hold, False),
+    "store_thumbnails": (_boolean, False),
+    "retention_days": (_days, False),
+    "bins_file": (_text, True),
+    "language": (_text, False),
+}
+assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}
+
+
+def _move_aside(path: Path) -> Path | None:
+    target = path.with_name(f"{path.name}.broken-{datetime.now():%Y%m%d-%H%M%S}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.broken-{datetime.now():%Y%m%d-%H%M%S}-{n}")
+        n += 1
+    try:
+        path.replace(target)
+    except OSError:
+        return None
+    return target
+
+
+def load_settings(path: Path) -> tuple[Settings, list[str]]:
+    """The settings stored at ``path`` and user-readable warnings about what was wrong."""
+    defaults = Settings()
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        return defaults, []
+    except OSError as exc:
+        return defaults, [f"could not read settings from {path} ({exc}); using defaults"]
+    try:
+        data = json.loads(raw_bytes)  # bad UTF-8 raises UnicodeDecodeError, a ValueError
+        if not isinstance(data, dict):
+            raise ValueError("the top level is not a JSON object")
+    except ValueError as exc:
+        moved = _move_aside(path)
+        where = f"moved to {moved.name}" if moved else "could not be moved aside"
+        warning = f"settings file {path} is broken ({exc}); it was {where}, using defaults"
+        log.warning(warning)
+        return defaults, [warning]
+
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for name, (validate, nullable) in _FIELDS.items():
+        if name not in data:
+            continue
+        raw = data[name]
+        if raw is None and nullable:
+            values[name] = None
+        elif (clean := validate(raw)) is not None:
+            values[name] = clean
+        else:
+            default = getattr(defaults, name)
+            warnings.append(f"setting {name!r} has an invalid value {raw!r}; using {default!r}")
+    for warning in warnings:
+        log.warning("%s: %s", path, warning)
+    return Settings(**values), warnings
+
+
+def settings_to_json(settings: Settings) -> dict[str, Any]:
+    data: dict[str, Any] = {"schema": SETTINGS_SCHEMA}
+    data.update(dataclasses.asdict(settings))
+    if settings.resolution is not None:
+        data["resolution"] = list(settings.resolution)
+    return data
+
+
+def save_settings(path: Path, settings: Settings) -> None:
+    """Write ``settings`` atomically: a crash leaves either the old or the new file.
+
+    Raises ``OSError`` when the file cannot be written (the old file is then unchanged).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(settings_to_json(settings), indent=2, sort_keys=True) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    # Make the rename itself durable; directories cannot be opened on Windows.
+    if hasattr(os, "O_DIRECTORY"):
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)

@@ -1,0 +1,241 @@
+"""Bin rules: the shipped defaults, decisions, thresholds, overrides and validation errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.core.bins import (
+    UNSURE_ID,
+    BinRules,
+    BinRulesError,
+    contrast_ratio,
+    default_bins_path,
+)
+
+TRASHNET = ("cardboard", "glass", "metal", "paper", "plastic", "trash")
+CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+@pytest.fixture
+def rules() -> BinRules:
+    return BinRules.load(default_bins_path())
+
+
+def _default_data() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(default_bins_path().read_text(encoding="utf-8"))
+    return data
+
+
+def _write(path: Path, data: Any) -> Path:
+    path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_default_file_is_valid(rules: BinRules) -> None:
+    assert rules.warning is None
+    assert rules.source == default_bins_path()
+    assert 0 < rules.default_threshold < 1
+    assert rules.unsure.name == "Not sure — please check"
+    assert rules.unsure.id == UNSURE_ID
+
+
+def test_trashnet_mapping(rules: BinRules) -> None:
+    names = {label: rules.bin_for(label) for label in TRASHNET}
+    assert all(b is not None for b in names.values())
+    assert names["cardboard"] == names["paper"]
+    assert names["cardboard"] is not None
+    assert names["cardboard"].name == "Paper & cardboard"
+    assert names["glass"] is not None
+    assert names["glass"].name == "Glass"
+    assert names["metal"] == names["plastic"]
+    assert names["metal"] is not None
+    assert names["metal"].name == "Packaging (metal & plastic)"
+    assert names["trash"] is not None
+    assert names["trash"].name == "General waste"
+    assert len({b.id for b in names.values() if b}) == 4
+
+
+@pytest.mark.parametrize("label", CIFAR10)
+def test_every_cifar10_label_maps_to_a_not_waste_bin(rules: BinRules, label: str) -> None:
+    target = rules.bin_for(label)
+    assert target is not None
+    assert "Not waste" in target.name
+    assert "CIFAR-10" in target.name
+
+
+def test_colours_are_readable(rules: BinRules) -> None:
+    for b in [*rules.bins.values(), rules.unsure]:
+        assert b.text_colour in ("#FFFFFF", "#000000"), b.id
+        assert contrast_ratio(b.colour, b.text_colour) >= 4.5, f"{b.id} text is hard to read"
+        # the swatch itself must stand out from a white window
+        assert contrast_ratio(b.colour, "#FFFFFF") >= 1.9, f"{b.id} vanishes on white"
+        assert b.instruction
+        assert "\n" not in b.instruction
+        assert len(b.instruction) <= 90
+    colours = [b.colour for b in rules.bins.values()] + [rules.unsure.colour]
+    assert len(set(colours)) == len(colours), "every bin has its own colour"
+
+
+def test_contrast_ratio_reference_values() -> None:
+    assert contrast_ratio("#000000", "#FFFFFF") == pytest.approx(21.0)
+    assert contrast_ratio("#777777", "#777777") == pytest.approx(1.0)
+    assert contrast_ratio("#1565C0", "#FFFFFF") == pytest.approx(5.75, abs=0.01)
+
+
+def test_decide(rules: BinRules) -> None:
+    sure = rules.decide("glass", 0.95)
+    assert not sure.unsure
+    assert sure.bin_id == "glass"
+    assert sure.name == "Glass"
+    assert sure.threshold == rules.default_threshold
+    assert sure.suggested_bin_id == "glass"
+    assert sure.text_colour == "#FFFFFF"
+
+    low = rules.decide("glass", rules.default_threshold - 0.01)
+    assert low.unsure
+    assert low.bin_id == UNSURE_ID
+    assert low.name == rules.unsure.name
+    assert low.colour == rules.unsure.colour
+    assert low.suggested_bin_id == "glass"
+
+    at = rules.decide("glass", rules.default_threshold)
+    assert not at.unsure, "the threshold itself is enough"
+
+
+def test_unknown_label_and_nan_are_unsure(rules: BinRules) -> None:
+    unknown = rules.decide("spaceship", 0.99)
+    assert unknown.unsure
+    assert unknown.suggested_bin_id is None
+    assert rules.decide("paper", math.nan).unsure
+
+
+def test_per_class_threshold_overrides_default(rules: BinRules) -> None:
+    assert rules.threshold_for("trash") == 0.5
+    assert rules.threshold_for("paper") == rules.default_threshold
+    assert not rules.decide("trash", 0.55).unsure
+    assert rules.decide("paper", 0.55).unsure
+
+
+def test_with_thresholds_returns_a_copy(rules: BinRules) -> None:
+    strict = rules.with_thresholds(default=0.9, per_class={"trash": 0.95, "glass": 0.2})
+    assert strict.default_threshold == 0.9
+    assert strict.decide("paper", 0.85).unsure
+    assert strict.decide("trash", 0.9).unsure
+    assert not strict.decide("glass", 0.3).unsure
+    assert rules.default_threshold == 0.6, "original untouched"
+    assert rules.threshold_for("trash") == 0.5
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        rules.with_thresholds(default=1.5)
+    with pytest.raises(ValueError, match="'glass'"):
+        rules.with_thresholds(per_class={"glass": -0.1})
+
+
+def test_to_dict_round_trips(rules: BinRules, tmp_path: Path) -> None:
+    path = _write(tmp_path / "copy.json", rules.to_dict())
+    again = BinRules.load(path)
+    assert again.to_dict() == rules.to_dict()
+    assert again.decide("trash", 0.55) == rules.decide("trash", 0.55)
+
+
+def test_partial_override_is_merged(tmp_path: Path) -> None:
+    override = _write(
+        tmp_path / "bins.json",
+        {
+            "default_threshold": 0.7,
+            "bins": {"glass": {"colour": "#FDD835", "name": "Bottle bank"}},
+            "classes": {"trash": {"threshold": 0.8}, "battery": {"bin": "general"}},
+        },
+    )
+    rules = BinRules.load(default_bins_path(), override)
+    assert rules.warning is None
+    assert rules.source == override
+    glass = rules.bins["glass"]
+    assert glass.name == "Bottle bank"
+    assert glass.colour == "#FDD835"
+    assert glass.text_colour == "#000000", "text colour re-picked for the new light colour"
+    assert glass.instruction.startswith("Empty and rinse"), "unchanged fields are kept"
+    assert rules.default_threshold == 0.7
+    assert rules.threshold_for("trash") == 0.8
+    assert rules.decide("battery", 0.9).bin_id == "general"
+    assert rules.decide("cardboard", 0.9).bin_id == "paper"
+
+
+def test_missing_override_is_silently_ignored(tmp_path: Path) -> None:
+    rules = BinRules.load(default_bins_path(), tmp_path / "absent.json")
+    assert rules.warning is None
+    assert rules.source == default_bins_path()
+
+
+BROKEN_OVERRIDES: dict[str, tuple[Any, str]] = {
+    "invalid_json": ('{"bins": ', "not valid JSON"),
+    "not_object": ([1, 2], "top level must be a JSON object"),
+    "unknown_bin": ({"classes": {"glass": {"bin": "compost"}}}, "unknown bin 'compost'"),
+    "bad_colour": ({"bins": {"glass": {"colour": "green"}}}, "not a #RRGGBB colour"),
+    "unreadable": (
+        {"bins": {"glass": {"colour": "#FFFF00", "text_colour": "#FFFFFF"}}},
+        "hard to read",
+    ),
+    "threshold_range": ({"default_threshold": 2}, "between 0 and 1"),
+    "threshold_type": ({"classes": {"glass": {"threshold": "high"}}}, "must be a number"),
+    "typo_key": ({"classes": {"glass": {"treshold": 0.5}}}, "unknown key 'treshold'"),
+    "empty_name": ({"unsure": {"name": " "}}, "unsure.name must be a non-empty string"),
+    "reserved_id": (
+        {"bins": {"unsure": {"name": "x", "colour": "#000000", "instruction": "y"}}},
+        "'unsure' is reserved",
+    ),
+    "schema": ({"schema": 2}, "schema 2 is not supported"),
+    "multi_line": ({"bins": {"glass": {"instruction": "a\nb"}}}, "single line"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_OVERRIDES))
+def test_broken_override_falls_back_with_warning(tmp_path: Path, case: str) -> None:
+    data, problem = BROKEN_OVERRIDES[case]
+    override = _write(tmp_path / "bins.json", data)
+    rules = BinRules.load(default_bins_path(), override)
+    assert rules.warning is not None
+    assert rules.warning.startswith("bins.json: ")
+    assert problem in rules.warning
+    assert rules.warning.endswith("using the default bin rules")
+    assert rules.source == default_bins_path()
+    assert rules.to_dict() == BinRules.load(default_bins_path()).to_dict()
+
+
+def test_unreadable_override_bytes(tmp_path: Path) -> None:
+    override = tmp_path / "bins.json"
+    override.write_bytes(b"\xff\xfe\x00garbage")
+    rules = BinRules.load(default_bins_path(), override)
+    assert rules.warning is not None
+    assert "bins.json" in rules.warning
+
+
+def test_broken_default_raises(tmp_path: Path) -> None:
+    with pytest.raises(BinRulesError, match=r"^missing\.json: file not found"):
+        BinRules.load(tmp_path / "missing.json")
+    data = _default_data()
+    del data["unsure"]
+    with pytest.raises(BinRulesError, match=r"^rules\.json: 'unsure' is missing"):
+        BinRules.load(_write(tmp_path / "rules.json", data))
+    data = _default_data()
+    data["bins"] = {}
+    with pytest.raises(BinRulesError, match="'bins' must be a non-empty object"):
+        BinRules.load(_write(tmp_path / "rules.json", data))
+
+
+def test_class_shorthand_and_automatic_text_colour(tmp_path: Path) -> None:
+    data = {
+        "schema": 1,
+        "bins": {"bio": {"name": "Compost", "colour": "#33691E", "instruction": "No plastic"}},
+        "unsure": {"name": "Check", "colour": "#FFEB3B", "instruction": "Look again"},
+        "classes": {"banana": "bio"},
+    }
+    rules = BinRules.load(_write(tmp_path / "mini.json", data))
+    assert rules.default_threshold == 0.6
+    assert rules.decide("banana", 0.9).bin_id == "bio"
+    assert rules.bins["bio"].text_colour == "#FFFFFF"
+    assert rules.unsure.text_colour == "#000000"
