@@ -1,0 +1,73 @@
+"""Compare runs side by side: accuracy, macro-F1, ONNX size and latency measured here.
+
+Metrics come from each run's evaluation (``eval/<split>/metrics.json``; evaluated now if
+missing). Latency is measured on this machine for every run's exported model in the same
+process, one after another, so the numbers are comparable with each other (not with numbers
+taken elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from training.evaluate import evaluate_run, load_metrics
+from training.export import ort_latency_ms
+from training.run import Run, now_iso, open_run
+
+
+def _row(run: Run, split: str, repeats: int) -> dict[str, Any]:
+    metrics = load_metrics(run, split) or evaluate_run(run, split).metrics
+    config = run.config
+    history = run.paths.history
+    seconds = 0.0
+    if history.is_file():
+        phases = json.loads(history.read_text(encoding="utf-8"))
+        seconds = sum(r.get("seconds", 0.0) for records in phases.values() for r in records)
+    row: dict[str, Any] = {
+        "run": config.name,
+        "model": config.model.backbone if config.uses_backbone else config.model.architecture,
+        "input": "x".join(str(s) for s in config.input_size),
+        "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+        "images": metrics["images"], "train_minutes": seconds / 60,
+        "onnx": None,
+    }
+    shipped = run.paths.export / "shipped.onnx"
+    if shipped.is_file():
+        export = json.loads((run.paths.export / "export.json").read_text(encoding="utf-8"))
+        row["onnx"] = {"size_mb": shipped.stat().st_size / 1e6, "variant": export["shipped"],
+                       **ort_latency_ms(shipped, config.input_size, repeats)}
+    return row
+
+
+def compare_runs(run_dirs: list[Path], *, split: str = "test", repeats: int = 50) -> str:
+    """A Markdown table comparing the runs (and a note of where latency was measured)."""
+    rows = [_row(open_run(d), split, repeats) for d in run_dirs]
+    manifests = {open_run(d).info["manifest_sha256"] for d in run_dirs}
+    lines = [
+        f"# Model comparison ({split} split)", "",
+        "| run | model | input | accuracy | macro-F1 | images | ONNX (MB) | variant "
+        "| latency median / p90 (ms) | training (min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        o = r["onnx"]
+        onnx_cells = (f"{o['size_mb']:.2f} | {o['variant']} | {o['median_ms']:.2f} / "
+                      f"{o['p90_ms']:.2f}") if o else "not exported | - | -"
+        lines.append(f"| {r['run']} | {r['model']} | {r['input']} | {r['accuracy']:.4f} | "
+                     f"{r['macro_f1']:.4f} | {r['images']} | {onnx_cells} | "
+                     f"{r['train_minutes']:.1f} |")
+    import onnxruntime
+
+    lines += [
+        "",
+        f"Latency: ONNX Runtime {onnxruntime.__version__}, CPU provider, batch 1, {repeats} "
+        f"runs after warm-up, on {platform.machine()} with {os.cpu_count()} logical CPUs "
+        f"({now_iso()}).",
+    ]
+    if len(manifests) > 1:
+        lines.append("Note: the runs use different split manifests, so their test sets differ.")
+    return "\n".join(lines) + "\n"
