@@ -38,5 +38,23 @@ stress: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(PY) -m bench
 
+## Packaging venv: the app and PyInstaller only, so no training package can reach the bundle.
+PKG_VENV := .venv-pkg
+STAMP_PKG := $(PKG_VENV)/.stamp-pkg
+$(STAMP_PKG): pyproject.toml
+	$(PYTHON) -m venv $(PKG_VENV)
+	printf '*\n' > $(PKG_VENV)/.gitignore
+	$(PKG_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PKG_VENV)/bin/python -m pip install --quiet '.[packaging]'
+	touch $@
+
+## Build the app folder, dist/*.tar.gz and dist/*.deb (packaging/README.md; PACKAGE_ARGS=--help).
+package: $(STAMP_PKG)
+	$(PKG_VENV)/bin/python packaging/build.py $(PACKAGE_ARGS)
+
+## Build the packages, then run the frozen app against the source tree (tests/packaging).
+package-test: package $(STAMP_DEV)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -m slow tests/packaging $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
