@@ -2,6 +2,11 @@
 
     python -m bench.history_bench --rows 1000000            # temp DB, removed afterwards
     python -m bench.history_bench --db /tmp/h.sqlite3 --keep  # reuse it on the next run
+    python -m bench.history_bench --sizes 10k,100k,1M [--json OUT]  # growth, with references
+
+``--sizes`` (see :mod:`bench.history_scaling`) measures insert rate, a filtered page of 100,
+month statistics and opening at each size, each against a plain-SQLite reference in the same
+run, and how each grows with the row count.
 
 Rows are spread over the 90 days before now (more by day than by night), over six labels, with
 3 % corrected by the operator. Each timing is the median of five runs with min-max.
@@ -174,7 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--db", type=Path, help="database file (default: in a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--sizes", help="e.g. 10k,100k,1M: growth report (bench.history_scaling)")
+    parser.add_argument("--quick", action="store_true", help="with --sizes: fewer repeats")
+    parser.add_argument("--json", type=Path, help="with --sizes: also write the section as JSON")
     args = parser.parse_args(argv)
+    if args.sizes:
+        from bench.history_scaling import main as scaling_main
+
+        extra = ["--quick"] if args.quick else []
+        extra += ["--json", str(args.json)] if args.json else []
+        return scaling_main(["--sizes", args.sizes, *extra])
     tmp_dir = None
     if args.db is None:
         tmp_dir = Path(tempfile.mkdtemp(prefix="history-bench-"))
