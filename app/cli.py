@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,6 +102,9 @@ def _when(text: str) -> datetime:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    # Pillow warns about odd-but-decodable files (corrupt EXIF, TIFF tags); each file already
+    # gets exactly one result line, so these would only be noise on stderr.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     args = build_parser().parse_args(argv)
     command = args.command or "gui"
     try:

@@ -58,7 +58,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    flip: bool = True  # horizontal
+    flip: bool | str = True  # true/"horizontal", "horizontal_and_vertical", or false
     rotation: float = 0.0  # fraction of a full turn, e.g. 0.05 = +-18 degrees
     zoom: float = 0.0  # random resized crop: zoom in by up to this fraction
     translation: float = 0.0  # fraction of height/width

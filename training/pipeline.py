@@ -35,7 +35,10 @@ def build_augmenter(cfg: AugmentConfig, seed: int) -> keras.Sequential | None:
     """Keras preprocessing layers for the enabled augmentations (None when none are)."""
     layers: list[keras.layers.Layer] = []
     if cfg.flip:
-        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+        mode = "horizontal" if cfg.flip is True else str(cfg.flip)
+        if mode not in ("horizontal", "vertical", "horizontal_and_vertical"):
+            raise ValueError(f"augment.flip must be true, false or a RandomFlip mode, not {mode!r}")
+        layers.append(keras.layers.RandomFlip(mode, seed=seed))
     if cfg.rotation:
         layers.append(keras.layers.RandomRotation(cfg.rotation, fill_mode="reflect", seed=seed + 1))
     if cfg.zoom:

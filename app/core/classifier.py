@@ -141,7 +141,8 @@ class Classifier:
         for start in range(0, len(images), step):
             chunk = images[start : start + step]
             began = time.perf_counter()
-            batch = np.concatenate([self.preprocess(img) for img in chunk], axis=0)
+            tensors = [self.preprocess(img) for img in chunk]
+            batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors, axis=0)
             probs = self._run(batch)
             elapsed = (time.perf_counter() - began) * 1000.0 / len(chunk)
             results.extend(self._prediction(row, top_k, elapsed) for row in probs)
@@ -206,6 +207,9 @@ def _open_session(path: Path, intra_op_threads: int) -> Any:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = max(0, int(intra_op_threads))  # 0 = ORT picks (cores)
     options.log_severity_level = 3  # errors only; ORT warnings are noise for users
+    # Idle ORT worker threads must not spin: the camera and UI threads share these cores, and
+    # under load spinning made a prediction ~3x slower (docs/BENCHMARKS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # InvalidProtobuf, Fail, InvalidGraph, NoSuchFile, ...
