@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--quantize", nargs="?", const="static", choices=("static", "dynamic"),
                    help="also try INT8 quantisation (static by default) and ship it only if "
                         "validation accuracy drops by less than 0.5 points")
+    x.add_argument("--tta-flip", action="store_true",
+                   help="average the prediction of the image and its mirror image inside the "
+                        "exported graph (test-time augmentation; twice the compute). The "
+                        "reported metrics are measured on the exported graph, so they include it")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     common_data(x)
 
@@ -176,7 +180,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     report = export_run(open_run(args.run_dir), args.out, model_id=args.id,
                         version=args.version, name=args.name, quantize=args.quantize,
-                        opset=args.opset, cache_dir=args.cache_dir, data_path=args.data)
+                        opset=args.opset, cache_dir=args.cache_dir, data_path=args.data,
+                        tta_flip=args.tta_flip)
     print(report.read_text(encoding="utf-8"))
     return 0
 

@@ -163,7 +163,7 @@ def _int8_variant(fp32: Path, mode: str, calibration: np.ndarray, reference: dic
 
 def export_run(run: Run, out: Path, *, model_id: str, version: str, name: str | None = None,
                quantize: str | None = None, opset: int = 17, cache_dir: Path | None = None,
-               data_path: Path | None = None) -> Path:
+               data_path: Path | None = None, tta_flip: bool = False) -> Path:
     """Convert, check, optionally quantise, write ``out``; returns the Markdown report path."""
     import onnx
 
@@ -174,6 +174,8 @@ def export_run(run: Run, out: Path, *, model_id: str, version: str, name: str | 
     val_x, val_y = data.arrays("val")
     test_x, test_y = data.arrays("test")
     model = run.model()
+    if tta_flip:
+        model = with_flip_tta(model)
     keras_val = predict(model, val_x, config.train.eval_batch_size)
     folder = run.paths.export
     folder.mkdir(parents=True, exist_ok=True)
@@ -209,7 +211,8 @@ def export_run(run: Run, out: Path, *, model_id: str, version: str, name: str | 
             "backbone": config.model.backbone if config.uses_backbone
             else config.model.architecture,
             "config": _public_config(config.to_dict()), "created": now_iso(),
-            "quantization": chosen_v.get("mode", "none") if chosen == "int8" else "none"},
+            "quantization": chosen_v.get("mode", "none") if chosen == "int8" else "none",
+            "test_time_augmentation": "horizontal_flip" if tta_flip else "none"},
         metrics={"validation": chosen_v["validation"], "test": chosen_v["test"]})
     shipped = onnx.load(chosen_v["path"])
     onnx.helper.set_model_props(shipped, info.to_metadata())
@@ -229,6 +232,20 @@ def export_run(run: Run, out: Path, *, model_id: str, version: str, name: str | 
     shutil.copyfile(out, folder / "shipped.onnx")  # what compare measures, whatever --out was
     log.info("exported %s (%s, %.2f MB)", out, chosen, out.stat().st_size / 1e6)
     return md
+
+
+def with_flip_tta(model: Any) -> Any:
+    """The same classifier averaging its output on the image and on its mirror image."""
+    import keras
+
+    @keras.saving.register_keras_serializable(package="waste_sorter")
+    class MirrorImage(keras.layers.Layer):  # a plain layer, not a Lambda, so it serialises
+        def call(self, x: Any) -> Any:
+            return keras.ops.flip(x, axis=2)  # NHWC: axis 2 is the width
+
+    inputs = keras.Input(shape=model.input_shape[1:], name="image")
+    both = keras.layers.Average(name="tta_mean")([model(inputs), model(MirrorImage()(inputs))])
+    return keras.Model(inputs, both, name=f"{model.name}_tta_flip")
 
 
 def _public_config(config: dict[str, Any]) -> dict[str, Any]:
