@@ -101,6 +101,7 @@ def run_child(
         except BrokenPipeError:
             pass
     timed_out = False
+    parent_hwm_mb = _own_high_water_mb()
     deadline = began + timeout_s
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -120,9 +121,31 @@ def run_child(
         stdout=sinks.get("out", b"").decode("utf-8", "surrogateescape"),
         stderr=sinks.get("err", b"").decode("utf-8", "surrogateescape"),
         elapsed_s=time.monotonic() - began,
-        max_rss_mb=usage.ru_maxrss / 1024.0,  # KiB on Linux
+        max_rss_mb=_attributable_peak_mb(usage.ru_maxrss / 1024.0, parent_hwm_mb),
         timed_out=timed_out,
     )
+
+
+def _own_high_water_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def _attributable_peak_mb(child_peak_mb: float, parent_hwm_mb: float) -> float:
+    """The child's own peak, or 0.0 when it cannot be told apart from the parent's.
+
+    Linux carries the parent's high-water mark into a forked child across exec, so a child's
+    ``ru_maxrss`` is at least the parent's peak at spawn time (pytest may have loaded
+    TensorFlow by then). A figure above that is the child's own; one at or below it says only
+    that the child stayed under the parent's peak.
+    """
+    return child_peak_mb if child_peak_mb > parent_hwm_mb + 1.0 else 0.0
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -51,7 +51,7 @@ def test_shipped_configs_are_complete_and_valid() -> None:
             assert config.phase2.learning_rate < config.phase1.learning_rate
     cifar = Config.load(REPO_ROOT / "training" / "configs" / "cifar10.json")
     assert cifar.input_size == (32, 32)
-    assert cifar.model.backbone_size == (128, 128)  # upsampled inside the graph
+    assert cifar.model.backbone_size == (160, 160)  # upsampled inside the graph
 
 
 @pytest.mark.parametrize(
