@@ -147,7 +147,7 @@ class HistoryStore:
             except sqlite3.Error as exc:
                 if conn is not None:
                     conn.close()
-                raise translate_error(exc, "open", self._timeout_s) from exc
+                raise translate_error(exc, "open", self._timeout_s, self.path) from exc
             # Close the connections of finished threads (after opening the new one, so a
             # memory database always keeps at least one connection).
             alive = []
@@ -232,7 +232,7 @@ class HistoryStore:
         except sqlite3.DatabaseError as exc:
             if sqlite_code(exc) in (CORRUPT, NOTADB):
                 raise _Damaged(str(exc)) from exc
-            raise translate_error(exc, "open", self._timeout_s) from exc
+            raise translate_error(exc, "open", self._timeout_s, self.path) from exc
         except HistoryError as exc:
             if exc.kind == "damaged":
                 raise _Damaged(str(exc.__cause__ or exc)) from exc

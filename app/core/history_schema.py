@@ -9,6 +9,7 @@ constraint keeps them equal to ``COALESCE(corrected_*, original)``.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -335,9 +336,23 @@ def insert_row(rec: NewRecord) -> tuple[object, ...]:
     )
 
 
-def translate_error(exc: sqlite3.Error, action: str, timeout_s: float) -> HistoryError:
-    """A user-readable HistoryError for an SQLite failure."""
+def translate_error(
+    exc: sqlite3.Error, action: str, timeout_s: float, path: Path | None = None
+) -> HistoryError:
+    """A user-readable HistoryError for an SQLite failure (``path``: the database file)."""
     code = sqlite_code(exc)
+    if code == CANTOPEN and path is not None:
+        folder = path.parent
+        if not folder.is_dir():
+            return HistoryError(
+                f"cannot {action} history: the folder {folder} does not exist", "io"
+            )
+        if not os.access(folder, os.W_OK):
+            return HistoryError(
+                f"cannot {action} history: the data folder {folder} is read-only "
+                "(the history needs to write there)",
+                "readonly",
+            )
     if code in (BUSY, LOCKED):
         return HistoryError(
             f"history database is locked by another program (waited {timeout_s:g} s); "

@@ -245,11 +245,6 @@ def test_camera_disappears_and_comes_back(qtbot) -> None:
     assert len(frames) >= 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HistoryStore says 'cannot open history: unable to open database file' on a "
-    "read-only data folder; it does not name the cause",
-)
 def test_read_only_data_dir_message_names_the_cause(small_disk: Path) -> None:
     (small_disk / "data").mkdir()
     faults.remount(small_disk, read_only=True)
