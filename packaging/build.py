@@ -34,7 +34,7 @@ from bundle_check import BundleReport, check_bundle, folder_size  # noqa: E402
 from bundle_filter import FORBIDDEN_PACKAGES  # noqa: E402
 
 APP = "waste-sorter"
-SIZE_AIM_MIB = 350.0  # what we aim for; above it the build warns
+SIZE_AIM_MIB = 350.0  # what we aim for, shipped models not counted; above it the build warns
 DEFAULT_MAX_MIB = 450.0  # above this the build fails: something big crept in
 
 
@@ -91,11 +91,15 @@ def make_tarball(folder: Path, target: Path) -> None:
         tar.add(folder, arcname=APP, filter=reset)
 
 
-def describe(report: BundleReport) -> None:
+def describe(report: BundleReport, models: Path) -> None:
     size = f"{report.size_mib:.1f} MiB ({report.size_bytes / 1e6:.1f} MB)"
-    log(f"app folder: {size}, {report.files} files")
-    if report.size_mib > SIZE_AIM_MIB:
-        log(f"WARNING: over the {SIZE_AIM_MIB:.0f} MiB aim")
+    model_mib = folder_size(models)[0] / 1024 / 1024 if models.is_dir() else 0.0
+    log(f"app folder: {size}, {report.files} files; shipped models {model_mib:.1f} MiB of it")
+    if report.size_mib - model_mib > SIZE_AIM_MIB:  # the models are as big as they need to be
+        log(
+            f"WARNING: {report.size_mib - model_mib:.0f} MiB without the models, over the "
+            f"{SIZE_AIM_MIB:.0f} MiB aim"
+        )
     if report.system_libs:
         log("system libraries: " + " ".join(sorted(report.system_libs)))
 
@@ -235,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no frozen program at {executable}")
 
     report = check_bundle(app, executable, max_mib=args.max_mib)
-    describe(report)
+    describe(report, app / "_internal" / "models")
     if report.problems:
         for problem in report.problems:
             log(f"PROBLEM: {problem}")

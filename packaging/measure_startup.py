@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import shutil
 import signal
 import statistics
@@ -27,31 +28,29 @@ TITLE = "Waste Sorter"
 
 
 def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    """An Xvfb on the first free display number; returns (process, DISPLAY)."""
-    for number in range(90, 140):
-        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
-            continue
-        proc = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            # The socket appears a moment before the server answers: ask it something.
-            ready = subprocess.run(
-                ["xdotool", "getdisplaygeometry"],
-                env={**os.environ, "DISPLAY": f":{number}"},
-                capture_output=True,
-                check=False,
-            )
-            if ready.returncode == 0:
-                return proc, f":{number}"
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
+    """An Xvfb on a display number it picks itself; returns (process, DISPLAY).
+
+    ``-displayfd`` lets the server take the first free number and report it once it accepts
+    connections. Choosing the number here instead races with anything else starting an X server
+    at the same moment (a benchmark's own Xvfb, say): both pick :90, ours loses, and the app is
+    sent to a display that goes away.
+    """
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        pass_fds=(write_fd,),
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        ready, _, _ = select.select([pipe], [], [], 10.0)
+        number = pipe.readline().strip() if ready else b""  # empty: the server did not start
+    if not number.isdigit():
         proc.kill()
-    raise SystemExit("could not start Xvfb")
+        proc.wait(10)
+        raise SystemExit("could not start Xvfb")
+    return proc, f":{number.decode()}"
 
 
 def wait_for_window(

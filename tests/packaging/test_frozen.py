@@ -94,6 +94,8 @@ def test_version_and_shipped_files(frozen_exe: Path, tmp_path: Path) -> None:
         assert bundled.is_file(), f"{name} is in models/ but not in the app: rebuild"
         digest = hashlib.sha256((REPO / "models" / name).read_bytes()).hexdigest()
         assert hashlib.sha256(bundled.read_bytes()).hexdigest() == digest, f"{name} is stale"
+    # Nothing else: the model cards stay in the repository.
+    assert sorted(p.name for p in (internal / "models").iterdir()) == shipped_models
 
 
 def test_classify_matches_source_tree(
