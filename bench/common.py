@@ -177,6 +177,7 @@ class Target:
     name: str
     met: bool | None  # None: could not be measured here
     detail: str
+    plan: str = ""  # when not met: why, and the planned fix
 
 
 @dataclass
@@ -190,6 +191,8 @@ class Section:
     targets: list[Target] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    command: str = ""  # the command that measured this section (set by ``python -m bench``)
+    measured: str = ""  # when, and the load average around it
 
     def render(self) -> str:
         parts = [f"## {self.title}\n", self.markdown.rstrip() + "\n"]

@@ -230,8 +230,11 @@ def _default_model(section: Section) -> Path | None:
     from bench.models import discover
 
     models, notes = discover()
-    section.notes += [n for n in notes if "quantised" not in n]
+    # only what concerns the model this section runs (the app's): waste, else the stand-in
+    section.notes += [n for n in notes if "waste" in n or "standin" in n]
     chosen = next((m for m in models if m.key in ("waste", "standin")), None)
+    if chosen is not None and chosen.key == "waste":
+        section.notes.append(f"model: models/{chosen.path.name} (the shipped waste model)")
     return chosen.path if chosen else (models[0].path if models else None)
 
 

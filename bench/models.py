@@ -94,7 +94,7 @@ def count_macs(path: Path, batch: int = 1) -> dict[str, int]:
         if dims and not dims[0].HasField("dim_value"):
             dims[0].ClearField("dim_param")
             dims[0].dim_value = batch
-    model = shape_inference.infer_shapes(model)
+    model = shape_inference.infer_shapes(model, data_prop=True)  # sizes of in-graph Resize
     shapes: dict[str, list[int]] = {}
     for value in [*model.graph.value_info, *model.graph.input, *model.graph.output]:
         dims = value.type.tensor_type.shape.dim
