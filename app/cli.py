@@ -258,17 +258,8 @@ def _shipped_models() -> Path:
 def _record(store: Any, path: Path, prediction: Any, decision: Any, thumb: bytes | None) -> None:
     from app.core.history import HistoryError, NewRecord
 
-    record = NewRecord(
-        source=str(path.resolve()),
-        source_kind="cli",
-        model_id=prediction.model_id,
-        model_version=prediction.model_version,
-        label=prediction.label,
-        confidence=prediction.confidence,
-        top_k=prediction.top_k,
-        bin_id=decision.bin_id,
-        unsure=decision.unsure,
-        thumbnail=thumb,
+    record = NewRecord.from_prediction(
+        prediction, decision, source=str(path.resolve()), source_kind="cli", thumbnail=thumb
     )
     try:
         store.add(record)

@@ -15,7 +15,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+if TYPE_CHECKING:
+    from app.core.bins import BinDecision
+    from app.core.classifier import Prediction
 
 SourceKind = Literal["camera", "file", "cli"]
 SOURCE_KINDS: tuple[str, ...] = ("camera", "file", "cli")
@@ -184,6 +188,30 @@ class NewRecord:
     created_utc: datetime | None = None
     source_kind: SourceKind = "file"
     note: str | None = None
+
+    @classmethod
+    def from_prediction(
+        cls,
+        prediction: Prediction,
+        decision: BinDecision,
+        *,
+        source: str,
+        source_kind: SourceKind,
+        thumbnail: bytes | None = None,
+    ) -> NewRecord:
+        """The row for one classified item (unsure items keep the unsure bin)."""
+        return cls(
+            source=source,
+            model_id=prediction.model_id,
+            model_version=prediction.model_version,
+            label=prediction.label,
+            confidence=prediction.confidence,
+            top_k=prediction.top_k,
+            bin_id=decision.bin_id,
+            unsure=decision.unsure,
+            thumbnail=thumbnail,
+            source_kind=source_kind,
+        )
 
 
 @dataclass(frozen=True)

@@ -51,18 +51,12 @@ class RecordRequest:
 
 def new_record(request: RecordRequest, thumbnail: bytes | None) -> NewRecord:
     """The history row for a request (unsure items are stored in the unsure bin)."""
-    pred = request.prediction
-    return NewRecord(
+    return NewRecord.from_prediction(
+        request.prediction,
+        request.decision,
         source=request.source,
-        model_id=pred.model_id,
-        model_version=pred.model_version,
-        label=pred.label,
-        confidence=pred.confidence,
-        top_k=pred.top_k,
-        bin_id=request.decision.bin_id,
-        unsure=request.decision.unsure,
-        thumbnail=thumbnail,
         source_kind=request.source_kind,
+        thumbnail=thumbnail,
     )
 
 
