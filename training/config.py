@@ -93,6 +93,9 @@ class TrainConfig:
     focal_gamma: float = 2.0
     phase1_cached_features: bool = True
     seed: int = 1234
+    # A finished run directory: its final weights start this run and its split manifest is
+    # re-used (so its test images stay unseen). With it, phase1.epochs may be 0.
+    init_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,8 @@ class Config:
             _choice(f"{name}.schedule", phase.schedule, SCHEDULES)
             if phase.epochs < 0 or phase.learning_rate <= 0 or phase.patience < 1:
                 raise ConfigError(f"{name}: epochs >= 0, learning_rate > 0, patience >= 1")
-        if self.phase1.epochs < 1:
-            raise ConfigError("phase1.epochs must be at least 1")
+        if self.phase1.epochs < 1 and not t.init_from:
+            raise ConfigError("phase1.epochs must be at least 1 (0 only with train.init_from)")
         if self.phase2.epochs and not self.uses_backbone:
             raise ConfigError("phase2 (fine-tuning) needs model.architecture 'backbone'")
         if self.phase2.epochs and self.phase2.unfreeze_blocks < 0:

@@ -209,8 +209,13 @@ def train(config: Config, run_dir: Path, *, cache_dir: Path, resume: bool = Fals
         config = config.with_data(str(data_path.expanduser().resolve()), None)
     keras.utils.set_random_seed(config.train.seed)
     data_root = resolve_data_path(config.data.path)
+    init = _init_run(config)
+    if init is not None and manifest_path is None:
+        manifest_path = init.manifest
     data, manifest, manifest_sha = prepare_split(config, paths, cache_dir, data_path=data_root,
                                                  manifest_path=manifest_path)
+    if init is not None:
+        _check_same_split(init, manifest_sha)
     # Saved once the data is usable: a dataset error leaves no run to --resume, just the report.
     paths.checkpoints.mkdir(parents=True, exist_ok=True)
     config.save(paths.config)
@@ -223,9 +228,19 @@ def train(config: Config, run_dir: Path, *, cache_dir: Path, resume: bool = Fals
         "keras": keras.__version__})
     write_json(paths.info, info)
 
-    model = build_model(config, len(data.classes), pretrained=not paths.best.is_file())
+    model = build_model(config, len(data.classes),
+                        pretrained=init is None and not paths.best.is_file())
     if paths.best.is_file():  # resuming: the backbone (and head) as last saved
         load_weights(model, paths.best)
+    elif init is not None:  # continuing a finished run: its weights are the one to beat
+        load_weights(model, init.weights)
+        save_weights(model, paths.best)
+        state.best_score = float(read_json(init.info)["best"]["val_macro_f1"])
+        state.save(paths.state)
+        info["init_from"] = {"run": str(init.root), "val_macro_f1": state.best_score}
+        write_json(paths.info, info)
+        log.info("starting from %s (validation macro-F1 %.4f to beat)", init.weights,
+                 state.best_score)
     history = History(paths.history)
     history.truncate(state.phase, state.epoch)
     if state.phase == 1 and _phase_pending(state, 1, config):
@@ -252,6 +267,25 @@ def train(config: Config, run_dir: Path, *, cache_dir: Path, resume: bool = Fals
     log.info("best validation macro-F1 %.4f (phase %d, epoch %d); weights in %s",
              state.best_score, state.best_phase, state.best_epoch, paths.weights)
     return paths.weights
+
+
+def _init_run(config: Config) -> RunPaths | None:
+    """The finished run named by ``train.init_from`` (None when not set)."""
+    if not config.train.init_from:
+        return None
+    init = RunPaths(Path(config.train.init_from).expanduser())
+    for needed in (init.weights, init.manifest, init.info):
+        if not needed.is_file():
+            raise UserError(f"train.init_from: {needed} is missing (is {init.root} a "
+                            "finished run?)")
+    return init
+
+
+def _check_same_split(init: RunPaths, manifest_sha: str) -> None:
+    """A run that starts from another run's weights must keep that run's test images unseen."""
+    if read_json(init.info).get("manifest_sha256") != manifest_sha:
+        raise UserError(f"train.init_from: {init.root} was trained on another split; "
+                        "continue it with its own manifest (leave --manifest out)")
 
 
 def _tf_version() -> str:

@@ -21,7 +21,7 @@ from app.core.classifier import Classifier  # noqa: E402
 from tests.training.synthetic import COLOURS, colour_image, tiny_config  # noqa: E402
 from training.__main__ import main  # noqa: E402
 from training.backbones import default_weights_path  # noqa: E402
-from training.config import Config  # noqa: E402
+from training.config import Config, UserError  # noqa: E402
 from training.train import train  # noqa: E402
 
 
@@ -109,3 +109,47 @@ def test_pretrained_backbone_learns_and_exports_with_parity(colour_dataset,
     for label, rgb in COLOURS.items():  # in-distribution images: 36 training images only
         for seed in (77, 78, 79):
             assert classifier.predict(colour_image(rgb, seed=seed)).label == label
+
+
+def test_continuing_a_finished_run_keeps_its_split(colour_dataset, tmp_path: Path) -> None:
+    root, _ = colour_dataset
+    first, cache = tmp_path / "first", tmp_path / "cache"
+    train(_backbone_config("bb", None, phase2={"epochs": 0}), first, cache_dir=cache,
+          data_path=root)
+    best_before = json.loads((first / "run.json").read_text())["best"]["val_macro_f1"]
+
+    more = tmp_path / "more"
+    config = _backbone_config("bb_more", None, train={"init_from": str(first)},
+                              phase1={"epochs": 0}, phase2={"epochs": 1, "unfreeze_blocks": 2})
+    train(config, more, cache_dir=cache, data_path=root)
+    info = json.loads((more / "run.json").read_text())
+    assert info["manifest_sha256"] == json.loads((first / "run.json").read_text())[
+        "manifest_sha256"]
+    assert (more / "manifest.json").read_bytes() == (first / "manifest.json").read_bytes()
+    assert info["init_from"] == {"run": str(first), "val_macro_f1": best_before}
+    history = json.loads((more / "history.json").read_text())
+    assert history["phase1"] == []
+    assert len(history["phase2"]) == 1
+    # The first run's score is the one to beat: an epoch that does not beat it is not kept.
+    assert info["best"]["val_macro_f1"] >= best_before
+    assert (more / "model.weights.h5").is_file()
+
+
+def test_continuing_refuses_another_split(colour_dataset, tmp_path: Path) -> None:
+    root, _ = colour_dataset
+    first, other, cache = tmp_path / "first", tmp_path / "other", tmp_path / "cache"
+    train(_backbone_config("bb", None, phase2={"epochs": 0}), first, cache_dir=cache,
+          data_path=root)
+    other_split = _backbone_config("bb", None, phase1={"epochs": 1}, phase2={"epochs": 0})
+    raw = other_split.to_dict()
+    raw["data"]["seed"] = 7
+    train(Config.from_dict(raw), other, cache_dir=cache, data_path=root)
+    config = _backbone_config("bb_more", None, train={"init_from": str(first)},
+                              phase1={"epochs": 0}, phase2={"epochs": 1})
+    with pytest.raises(UserError, match="another split"):
+        train(config, tmp_path / "more", cache_dir=cache, data_path=root,
+              manifest_path=other / "manifest.json")
+    with pytest.raises(UserError, match="init_from"):
+        train(_backbone_config("x", None, train={"init_from": str(tmp_path / "nope")},
+                               phase1={"epochs": 0}), tmp_path / "x", cache_dir=cache,
+              data_path=root)
