@@ -133,8 +133,10 @@ def current_language() -> str:
 
 
 def label_text(label: str) -> str:
-    """A class label as shown to people (translated for the shipped models' labels)."""
-    return QCoreApplication.translate(LABEL_CONTEXT, label)
+    """A class label as shown to people: translated for the shipped models' labels, with a
+    capital first letter ("plastic" -> "Plastic") so every view names a class the same way."""
+    text = QCoreApplication.translate(LABEL_CONTEXT, label)
+    return text[:1].upper() + text[1:]
 
 
 def bin_text(text: str) -> str:

@@ -203,7 +203,6 @@ class LiveSession(QObject):
         if len(self._saved) > 1000:  # only recent results can be re-recorded
             self._saved.pop(next(iter(self._saved)))
         what = label_text(shown.prediction.label)
-        what = what[:1].upper() + what[1:]
         where = self.tr("check") if shown.decision.unsure else shown.decision.name
         self.status.emit(
             self.tr("Saved #{id}: {label} → {bin}").format(id=record_id, label=what, bin=where),

@@ -32,11 +32,6 @@ STATUS_COLOURS = {
 TOP_K_ROWS = 3
 
 
-def _display(label: str) -> str:
-    text = label_text(label)
-    return text[:1].upper() + text[1:]
-
-
 class ResultPanel(QWidget):
     """``show_prediction(prediction, decision)`` / ``show_message(text)``, plus a status strip
     for "Saved #12" confirmations and a hold-still progress bar for auto-capture."""
@@ -181,11 +176,11 @@ class ResultPanel(QWidget):
             self.instruction_label.setText(decision.instruction)
             self.confidence_label.setText(
                 self.tr("Best guess: {label} ({percent})").format(
-                    label=_display(prediction.label), percent=percent
+                    label=label_text(prediction.label), percent=percent
                 )
             )
         else:
-            self.title_label.setText(_display(prediction.label))
+            self.title_label.setText(label_text(prediction.label))
             self._style_title(None, None)
             self.bin_label.setText(decision.name)
             self.bin_label.setVisible(True)
@@ -201,7 +196,7 @@ class ResultPanel(QWidget):
             self.top_k_bars[row].setVisible(visible)
             if visible:
                 label, prob = prediction.top_k[row]
-                self.top_k_names[row].setText(_display(label))
+                self.top_k_names[row].setText(label_text(label))
                 self.top_k_bars[row].setValue(round(prob * 1000))
                 self.top_k_bars[row].setFormat(f"{prob:.0%}")
         self._fit_fonts()

@@ -96,7 +96,7 @@ def test_rows_show_records_newest_first(
 ) -> None:
     panel = make_panel(qtbot, store, rules)
     assert panel.model.rowCount() == 5
-    assert column_texts(panel, Column.CLASS) == ["metal", "glass", "plastic", "glass", "paper"]
+    assert column_texts(panel, Column.CLASS) == ["Metal", "Glass", "Plastic", "Glass", "Paper"]
     assert column_texts(panel, Column.SOURCE)[0] == "can.jpg"
     assert column_texts(panel, Column.SOURCE)[2] == "camera:0"
     assert column_texts(panel, Column.BIN)[1] == "Glass"
@@ -116,7 +116,7 @@ def test_filters_narrow_the_rows(
     panel = make_panel(qtbot, store, rules)
     bar = panel.filters
     choose(bar.class_combo, "glass")
-    assert column_texts(panel, Column.CLASS) == ["glass", "glass"]
+    assert column_texts(panel, Column.CLASS) == ["Glass", "Glass"]
     bar.class_combo.setCurrentIndex(0)
     choose(bar.preset_combo, "today")  # the record from three days ago drops out
     assert panel.model.rowCount() == 4
@@ -124,14 +124,14 @@ def test_filters_narrow_the_rows(
     assert panel.model.rowCount() == 2
     bar.bin_combo.setCurrentIndex(0)
     bar.conf_spin.setValue(50)
-    assert "plastic" not in column_texts(panel, Column.CLASS)
+    assert "Plastic" not in column_texts(panel, Column.CLASS)
     bar.clear()
     assert panel.model.rowCount() == 5
 
     store.correct(seeded[3], "trash", "general")
     panel.refresh_now()
     choose(bar.corrected_combo, True)
-    assert column_texts(panel, Column.CLASS) == [f"trash {CORRECTED_MARK}"]
+    assert column_texts(panel, Column.CLASS) == [f"Trash {CORRECTED_MARK}"]
     choose(bar.corrected_combo, False)
     assert panel.model.rowCount() == 4
 
@@ -204,8 +204,8 @@ def test_correcting_through_the_dialog_keeps_the_original(
     assert (rec.label, rec.corrected_label, rec.final_bin) == ("plastic", "metal", "packaging")
     row = panel.model.row_of(target)
     index = panel.model.index(row, Column.CLASS)
-    assert index.data() == f"metal {CORRECTED_MARK}"
-    assert "plastic" in index.data(Qt.ItemDataRole.ToolTipRole)
+    assert index.data() == f"Metal {CORRECTED_MARK}"
+    assert "Plastic" in index.data(Qt.ItemDataRole.ToolTipRole)
     assert panel.selected_ids() == [target]
 
     panel.restore_selected()
@@ -230,7 +230,7 @@ def test_delete_asks_first_then_removes(
     assert store.count() == 3
     assert panel.model.rowCount() == 3
     assert store.get(seeded[1]) is None
-    assert "glass" not in column_texts(panel, Column.CLASS)
+    assert "Glass" not in column_texts(panel, Column.CLASS)
 
 
 def test_csv_export_writes_the_filtered_records(

@@ -47,12 +47,12 @@ def test_switching_language_retranslates_live(
         qtbot.waitUntil(lambda: panel.csv_button.text() == "Xuất CSV…", timeout=2000)
         assert panel.filters.class_combo.itemText(0) == "Tất cả các loại"
         assert panel.model.headerData(2, Qt.Orientation.Horizontal) == "Loại"
-        assert label_text("glass") == "thủy tinh"
+        assert label_text("glass") == "Thủy tinh"
         assert bin_text("General waste") == "Rác thải thông thường"
 
         assert install_translator(english, "en") == "en"
         qtbot.waitUntil(lambda: panel.csv_button.text() == "Export CSV…", timeout=2000)
-        assert label_text("glass") == "glass"
+        assert label_text("glass") == "Glass"
 
 
 def test_system_language_follows_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
