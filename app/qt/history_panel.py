@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -29,7 +29,7 @@ from app.qt.correction_dialog import CorrectionDialog
 from app.qt.history_filters import HistoryFilterBar
 from app.qt.history_model import CORRECTED_MARK, THUMB_SIZE, Column, HistoryTableModel
 from app.qt.i18n import label_text
-from app.qt.widget_helpers import button
+from app.qt.widget_helpers import button, debounce_timer
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,7 @@ class HistoryPanel(QWidget):
         self.model = HistoryTableModel(store, rules, self)
         self.filters = HistoryFilterBar(self)
         self.filters.filter_changed.connect(self.apply_filters)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
-        self._refresh_timer.timeout.connect(self.refresh_now)
+        self._refresh_timer = debounce_timer(self, REFRESH_DELAY_MS, self.refresh_now)
         self._build()
         self.retranslate_ui()
         self.apply_filters()

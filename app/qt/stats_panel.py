@@ -11,7 +11,7 @@ import logging
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QEvent, Qt, QTimer, Slot
+from PySide6.QtCore import QDate, QEvent, Qt, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -30,7 +30,14 @@ from app.core.history import HistoryError, HistoryStore
 from app.core.stats import Stats, compute, period_bounds
 from app.qt import charts
 from app.qt.i18n import bin_text, label_text
-from app.qt.widget_helpers import button, fill_combo, local_midnight, to_date, to_qdate
+from app.qt.widget_helpers import (
+    button,
+    debounce_timer,
+    fill_combo,
+    local_midnight,
+    to_date,
+    to_qdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +62,7 @@ class StatsPanel(QWidget):
         self._rules = rules
         self._export_dir = export_dir or Path.home()
         self.stats: Stats | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(REFRESH_DELAY_MS)
-        self._timer.timeout.connect(self.recompute)
+        self._timer = debounce_timer(self, REFRESH_DELAY_MS, self.recompute)
         self._build()
         self.retranslate_ui()
         self.recompute()

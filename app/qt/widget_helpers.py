@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, QObject, QTimer
 from PySide6.QtWidgets import QComboBox, QPushButton
 
 
@@ -20,6 +20,15 @@ def to_date(day: QDate) -> date:
 
 def to_qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
+
+
+def debounce_timer(parent: QObject, delay_ms: int, slot: Callable[[], None]) -> QTimer:
+    """A single-shot timer that runs ``slot`` ``delay_ms`` after its last ``start()``."""
+    timer = QTimer(parent)
+    timer.setSingleShot(True)
+    timer.setInterval(delay_ms)
+    timer.timeout.connect(slot)
+    return timer
 
 
 def button(slot: Callable[[], None]) -> QPushButton:
