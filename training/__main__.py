@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--run-dir", type=Path, required=True, metavar="DIR", help="a training run")
     e.add_argument("--split", choices=("test", "val"), default="test",
                    help="which split of the manifest to evaluate (default test)")
+    e.add_argument("--onnx", type=Path, metavar="FILE",
+                   help="evaluate this exported model of the run (e.g. models/waste.onnx, "
+                        "with its INT8 weights and in-graph test-time augmentation) with ONNX "
+                        "Runtime instead of the Keras model; written to eval/SPLIT-onnx")
     common_data(e)
 
     x = sub.add_parser("export", help="export a run to ONNX with metadata and a parity check",
@@ -169,7 +173,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from training.run import open_run
 
     result = evaluate_run(open_run(args.run_dir), args.split, cache_dir=args.cache_dir,
-                          data_path=args.data)
+                          data_path=args.data, onnx=args.onnx)
     print(result.report_path.read_text(encoding="utf-8"))
     return 0
 

@@ -67,17 +67,22 @@ class EvalResult:
 
 
 def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None,
-                 data_path: Path | None = None) -> EvalResult:
+                 data_path: Path | None = None, onnx: Path | None = None) -> EvalResult:
+    """Evaluate the run's Keras model, or with ``onnx`` an exported file of this run (what
+    ships: in-graph test-time augmentation and INT8 included), into ``eval/<split>[-onnx]``."""
     data = run.data(cache_dir, data_path)
     images, labels = data.arrays(split)
     if not len(labels):
         raise DataError(f"the {split} split of {run.paths.manifest} is empty")
-    model = run.model()
-    probs = predict(model, images, run.config.train.eval_batch_size)
+    if onnx is None:
+        probs = predict(run.model(), images, run.config.train.eval_batch_size)
+    else:
+        probs = _onnx_predict(onnx, run, images)
     metrics = compute_metrics(probs, labels, data.classes)
     metrics |= {"split": split, "run": run.config.name, "evaluated": now_iso(),
-                "manifest_sha256": run.info["manifest_sha256"]}
-    out = run.paths.eval / split
+                "manifest_sha256": run.info["manifest_sha256"],
+                "model": "keras" if onnx is None else str(onnx)}
+    out = run.paths.eval / (split if onnx is None else f"{split}-onnx")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", metrics)
     _write_confusion_csv(metrics["confusion"], data.classes, out / "confusion.csv")
@@ -89,6 +94,25 @@ def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None
     log.info("%s %s: accuracy %.4f, macro-F1 %.4f (%d images) -> %s", run.config.name, split,
              metrics["accuracy"], metrics["macro_f1"], len(labels), out)
     return EvalResult(metrics, out)
+
+
+def _onnx_predict(path: Path, run: Run, images: np.ndarray) -> np.ndarray:
+    """Probabilities from an exported model, refused unless it was made from this run's split."""
+    from app.core.model_info import ModelError, ModelInfo
+    from training.export import ort_predict, session
+
+    try:
+        sess = session(path)
+        info = ModelInfo.from_onnx_metadata(sess.get_modelmeta().custom_metadata_map, path)
+    except ModelError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    except Exception as exc:  # onnxruntime's own exception types
+        raise DataError(f"{path}: not a model ONNX Runtime can open ({exc})") from None
+    sha = info.training.get("manifest_sha256")
+    if sha != run.info["manifest_sha256"]:
+        raise DataError(f"{path} was trained on another split (manifest {str(sha)[:12]}…), "
+                        f"not {run.paths.manifest}")
+    return ort_predict(sess, images, run.config.train.eval_batch_size)
 
 
 def load_metrics(run: Run, split: str) -> dict[str, Any] | None:
@@ -170,6 +194,8 @@ def render_report(metrics: dict[str, Any], classes: tuple[str, ...], run: Run) -
     m = metrics
     lines = [
         f"# Evaluation: {run.config.name} on the {m['split']} split", "",
+        "Model: " + ("the run's Keras model (final weights)." if m.get("model", "keras") ==
+                     "keras" else f"the exported file `{Path(m['model']).name}`."), "",
         f"Dataset `{run.info.get('dataset', '?')}`, manifest sha256 `{m['manifest_sha256']}`, "
         f"{m['images']} images.", "",
         "| metric | value |", "|---|---|",

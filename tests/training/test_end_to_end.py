@@ -140,8 +140,36 @@ def test_compare_reports_metrics_and_latency(trained, tmp_path: Path) -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "plain_cnn"
     assert float(cells[3]) >= 0.9  # accuracy
-    assert float(cells[6]) > 0  # ONNX size
+    assert cells[6] == "ONNX"  # scored on the exported file, not the Keras model
+    assert float(cells[7]) > 0  # ONNX size
     assert "ONNX Runtime" in table
+
+
+def test_evaluate_scores_the_exported_file(trained, tmp_path: Path, capsys) -> None:
+    run = trained["run"]
+    assert main(["evaluate", "--run-dir", str(run), "--onnx", str(trained["model"])]) == 0
+    metrics = json.loads((run / "eval" / "test-onnx" / "metrics.json").read_text())
+    assert metrics["images"] == 12
+    assert metrics["accuracy"] >= 0.9
+    assert metrics["model"] == str(trained["model"])
+    assert trained["model"].name in (run / "eval" / "test-onnx" / "report.md").read_text()
+    capsys.readouterr()
+
+    not_a_model = tmp_path / "notes.onnx"
+    not_a_model.write_text("hello")
+    assert main(["evaluate", "--run-dir", str(run), "--onnx", str(not_a_model)]) == 1
+    assert "notes.onnx" in capsys.readouterr().err
+
+    # The same file claiming another split: its test images may have been training images.
+    proto = onnx.load(trained["model"])
+    for prop in proto.metadata_props:
+        data = json.loads(prop.value)
+        data["training"]["manifest_sha256"] = "0" * 64
+        prop.value = json.dumps(data)
+    other = tmp_path / "other-split.onnx"
+    onnx.save(proto, other)
+    assert main(["evaluate", "--run-dir", str(run), "--onnx", str(other)]) == 1
+    assert "another split" in capsys.readouterr().err
 
 
 def test_resume_continues_instead_of_restarting(colour_dataset, tmp_path: Path) -> None:
