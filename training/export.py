@@ -121,8 +121,33 @@ def _quantize(fp32: Path, out: Path, mode: str, calibration: np.ndarray) -> None
                 return next(self._batches, None)
 
         quantize_static(prepped, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=output_tail(prepped))
     prepped.unlink(missing_ok=True)
+
+
+def output_tail(path: Path) -> list[str]:
+    """Names of the Softmax nodes and every node after them (e.g. the mirror averaging).
+
+    They stay in float: 8-bit probabilities come in steps of 1/256, so the runner-up classes
+    tie at the bottom step and the confidence shown to the operator is coarse.
+    """
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    consumers: dict[str, list[Any]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    tail: dict[str, None] = {}
+    todo = [node for node in graph.node if node.op_type == "Softmax"]
+    while todo:
+        node = todo.pop()
+        if node.name in tail:
+            continue
+        tail[node.name] = None
+        todo += [c for out in node.output for c in consumers.get(out, [])]
+    return list(tail)
 
 
 def _variant(path: Path, evaluation: dict[str, tuple[np.ndarray, np.ndarray]],

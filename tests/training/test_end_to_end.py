@@ -92,6 +92,14 @@ def test_export_passes_parity_and_loads_in_the_app(trained) -> None:
     assert report["parity"]["max_abs_diff"] <= 1e-4
     assert report["parity"]["top1_disagreements"] == 0
     assert set(report["variants"]) == {"fp32", "int8"}
+    # INT8 stops before the softmax: probabilities stay float, not steps of 1/256.
+    int8 = onnx.load(trained["run"] / "export" / "model_int8.onnx").graph
+    assert any(n.op_type == "QuantizeLinear" for n in int8.node)
+    (softmax,) = [n for n in int8.node if n.op_type == "Softmax"]
+    assert not [n for n in int8.node if n.op_type == "QuantizeLinear"
+                and softmax.output[0] in n.input]
+    (producer,) = [n for n in int8.node if int8.output[0].name in n.output]
+    assert producer.op_type != "DequantizeLinear"
 
     proto = onnx.load(out)
     (graph_input,) = proto.graph.input
