@@ -39,7 +39,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-BACKBONES: tuple[str, ...] = ("mobilenet_v2", "efficientnet_lite0")
+from training import keras_apps
+
+PORTED: tuple[str, ...] = ("mobilenet_v2", "efficientnet_lite0")
+# keras.applications backbones (need network access for their ImageNet weights): keras_apps.py
+KERAS: tuple[str, ...] = ("keras_mobilenet_v2", "keras_efficientnet_b0")
+BACKBONES: tuple[str, ...] = PORTED + KERAS
 
 _FEATURE_DIM = 1280
 _NUM_IMAGENET_CLASSES = 1000
@@ -132,12 +137,16 @@ def _arch(name: str) -> _Arch:
 
 def feature_dim(name: str) -> int:
     """Length of the pooled feature vector ``build_backbone(name)`` returns."""
+    if name in KERAS:
+        return keras_apps.FEATURE_DIM
     _arch(name)
     return _FEATURE_DIM
 
 
 def block_count(name: str) -> int:
     """Number of inverted-residual blocks (``block0`` .. ``block{n-1}``)."""
+    if name in KERAS:
+        return keras_apps.APPS[name].blocks
     return len(_arch(name).blocks)
 
 
@@ -147,6 +156,8 @@ def default_weights_path(name: str) -> Path | None:
     Looks in ``$WASTE_SORTER_PRETRAINED``, then ``$WASTE_SORTER_SHARED/pretrained``, then
     ``<repo>/../shared/pretrained``.
     """
+    if name in KERAS:
+        return None  # Keras downloads (and caches) these itself
     filename = _arch(name).weights_file
     dirs: list[Path] = []
     if env := os.environ.get("WASTE_SORTER_PRETRAINED"):
@@ -360,7 +371,12 @@ def build_backbone(
     ``include_top=False`` outputs the globally average-pooled 1280-d features;
     ``include_top=True`` the 1000 ImageNet class probabilities. ``weights``: ``"default"``
     loads ``default_weights_path(name)``, a path loads that npz, None keeps random init.
+    ``keras_*`` backbones come from ``keras.applications`` (see :mod:`training.keras_apps`).
     """
+    if name in KERAS:
+        if include_top or name_prefix:
+            raise ValueError(f"{name}: only the pooled features of a Keras backbone are built")
+        return keras_apps.build(name, input_shape, weights)
     arch = _arch(name)
     height, width, channels = (int(v) for v in input_shape)
     model = _build(name, arch, (height, width, channels), include_top, name_prefix)
@@ -388,6 +404,8 @@ def set_trainable_top(backbone: keras.Model, n_blocks: int) -> int:
     BatchNormalization layers always stay frozen (callers also run the backbone with
     ``training=False``). Returns the number of trainable weight tensors.
     """
+    if backbone.name in KERAS:
+        return keras_apps.set_trainable_top(backbone, n_blocks)
     stems = [layer.name for layer in backbone.layers if layer.name.endswith("stem_conv")]
     if len(stems) != 1:
         raise ValueError(f"{backbone.name} is not a model from build_backbone()")

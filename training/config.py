@@ -44,7 +44,9 @@ class DataConfig:
 class ModelConfig:
     architecture: str = "backbone"
     backbone: str = "mobilenet_v2"
-    backbone_weights: str | None = "default"  # "default", a .npz path, or null (random init)
+    # "default" (ported: ../shared/pretrained .npz; keras_*: Keras downloads ImageNet weights),
+    # a weights file, or null (random init)
+    backbone_weights: str | None = "default"
     input_size: tuple[int, int] = (224, 224)  # (height, width) of the exported model's input
     backbone_size: tuple[int, int] | None = None  # in-graph resize target; null = input_size
     dropout: float = 0.2

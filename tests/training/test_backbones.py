@@ -34,7 +34,7 @@ def _shared_pretrained() -> Path | None:
     env = os.environ.get("WASTE_SORTER_SHARED")
     shared = Path(env) if env else REPO.parent / "shared"
     folder = shared / "pretrained"
-    return folder if all((folder / f"{n}_imagenet.npz").is_file() for n in bb.BACKBONES) else None
+    return folder if all((folder / f"{n}_imagenet.npz").is_file() for n in bb.PORTED) else None
 
 
 def _trashnet() -> Path | None:
@@ -60,16 +60,17 @@ def _weights(name: str) -> Path:
 
 
 def test_catalogue() -> None:
-    assert bb.BACKBONES == ("mobilenet_v2", "efficientnet_lite0")
-    assert [bb.feature_dim(n) for n in bb.BACKBONES] == [1280, 1280]
-    assert [bb.block_count(n) for n in bb.BACKBONES] == [17, 16]
+    assert bb.PORTED == ("mobilenet_v2", "efficientnet_lite0")
+    assert set(bb.BACKBONES) == set(bb.PORTED) | {"keras_mobilenet_v2", "keras_efficientnet_b0"}
+    assert [bb.feature_dim(n) for n in bb.BACKBONES] == [1280] * 4
+    assert [bb.block_count(n) for n in bb.BACKBONES] == [17, 16, 17, 16]
     with pytest.raises(ValueError, match="unknown backbone"):
         bb.build_backbone("resnet50", weights=None)
     with pytest.raises(ValueError, match="input_shape"):
         bb.build_backbone("mobilenet_v2", input_shape=(16, 16, 3), weights=None)
 
 
-@pytest.mark.parametrize("name", bb.BACKBONES)
+@pytest.mark.parametrize("name", bb.PORTED)
 def test_shapes_and_layer_names(name: str) -> None:
     features = bb.build_backbone(name, input_shape=(96, 128, 3), weights=None, name_prefix="bb_")
     top = bb.build_backbone(name, input_shape=(160, 160, 3), weights=None, include_top=True)
@@ -128,7 +129,7 @@ def test_input_normalisation(name: str, mean: tuple[float, ...], std: tuple[floa
     np.testing.assert_allclose(np.asarray(norm(x))[:, 0, 0, :], want, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", bb.BACKBONES)
+@pytest.mark.parametrize("name", bb.PORTED)
 def test_set_trainable_top(name: str) -> None:
     model = bb.build_backbone(name, input_shape=(64, 64, 3), weights=None, name_prefix="x_")
     n = bb.block_count(name)
@@ -188,7 +189,7 @@ def _sample(cls: str, n: int = 12) -> list[Path]:
 
 @needs_photos
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", bb.BACKBONES)
+@pytest.mark.parametrize("name", bb.PORTED)
 def test_imagenet_predictions_on_trashnet(name: str) -> None:
     """Bottles land in ImageNet's bottle classes, cardboard in carton/envelope/packet/crate.
 
@@ -210,7 +211,7 @@ def test_imagenet_predictions_on_trashnet(name: str) -> None:
 
 @needs_weights
 @pytest.mark.shared_data
-@pytest.mark.parametrize("name", bb.BACKBONES)
+@pytest.mark.parametrize("name", bb.PORTED)
 def test_onnx_matches_keras(name: str) -> None:
     tf2onnx = pytest.importorskip("tf2onnx")
     ort = pytest.importorskip("onnxruntime")
