@@ -53,7 +53,7 @@ def test_a_failed_download_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> N
         raise OSError("Temporary failure in name resolution")
 
     monkeypatch.setattr(file_utils, "get_file", offline)
-    with pytest.raises(UserError, match="mobilenet_v2.*efficientnet_lite0"):
+    with pytest.raises(UserError, match=r"mobilenet_v2.*efficientnet_lite0"):
         bb.build_backbone("keras_mobilenet_v2", input_shape=(64, 64, 3), weights="default")
     with pytest.raises(UserError, match="not found"):
         bb.build_backbone("keras_mobilenet_v2", input_shape=(64, 64, 3),
