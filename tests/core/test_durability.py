@@ -49,12 +49,18 @@ def test_ids_printed_before_sigkill_are_on_disk(tmp_path: Path, attempt: int) ->
         assert child.stdout is not None
         first = child.stdout.readline()  # wait until it is really writing
         assert first.strip().isdigit(), child.stderr.read() if child.stderr else first
-        time.sleep(0.8 + 0.1 * attempt)
+        # Let it write a number of records (however slow the machine), then kill it
+        # mid-stream at a slightly different moment each attempt.
+        lines = [first]
+        deadline = time.monotonic() + 60
+        while len(lines) < 20 * attempt + 10 and time.monotonic() < deadline:
+            lines.append(child.stdout.readline())
+        time.sleep(0.05 * attempt)
     finally:
         child.kill()  # SIGKILL on POSIX: no cleanup, no atexit, no checkpoint
     out, err = child.communicate(timeout=30)
     assert child.returncode != 0
-    text = (first + out).decode()
+    text = (b"".join(lines) + out).decode()
     # Only complete lines: the kill may land in the middle of a write.
     printed = [int(line) for line in text.split("\n")[:-1]]
     assert len(printed) > 20, err.decode()
