@@ -1,4 +1,4 @@
-"""Command line: ``python -m training train|validate|evaluate|export|compare``.
+"""Command line: ``python -m training train|validate|evaluate|export|ensemble|compare``.
 
 TensorFlow is imported only by the sub-command that needs it, so ``--help`` is instant.
 """
@@ -21,6 +21,8 @@ examples:
   python -m training evaluate --run-dir runs/waste --split test
   python -m training export --run-dir runs/waste --out models/waste.onnx --id waste \\
       --version 1.0.0 --quantize
+  python -m training ensemble models/cifar10.onnx runs/cifar10_effnet/export/shipped.onnx \
+      --run-dir runs/cifar10_effnet --out models/cifar10.onnx --id cifar10 --version 1.2.0
   python -m training compare runs/waste runs/waste_cnn --out docs/compare.md
 """
 
@@ -101,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "reported metrics are measured on the exported graph, so they include it")
     x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     common_data(x)
+
+    n = sub.add_parser("ensemble", help="average exported models of one split into one .onnx",
+                       description="Combine exported models (same labels, input and split "
+                                   "manifest as --run-dir) into one ONNX graph whose output is "
+                                   "the weighted mean of their probabilities; weights chosen on "
+                                   "the validation split unless given. Writes the report to "
+                                   "RUN/ensemble/ensemble.md.")
+    n.add_argument("members", nargs="+", type=Path, metavar="ONNX",
+                   help="member models (at least two), e.g. a shipped file and a run's export")
+    n.add_argument("--run-dir", type=Path, required=True, metavar="DIR",
+                   help="a run on the members' split: its validation and test images are used")
+    n.add_argument("--out", type=Path, required=True, metavar="ONNX", help="output model file")
+    n.add_argument("--id", required=True, help="model id (e.g. cifar10)")
+    n.add_argument("--version", required=True, help="model version, e.g. 1.2.0")
+    n.add_argument("--name", help="display name (default: the first member's)")
+    n.add_argument("--weights", metavar="W1,W2,...",
+                   help="member weights (normalised to sum 1); default: the best validation "
+                        "accuracy on a grid in steps of 0.05")
+    common_data(n)
 
     c = sub.add_parser("compare", help="compare runs: accuracy, macro-F1, ONNX size, latency",
                        description="A Markdown table of several runs' metrics with ONNX Runtime "
@@ -190,6 +211,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from training.config import ConfigError
+    from training.ensemble import build_ensemble
+    from training.run import open_run
+
+    weights = None
+    if args.weights:
+        try:
+            weights = [float(w) for w in args.weights.split(",")]
+        except ValueError:
+            raise ConfigError(f"--weights wants numbers like 0.6,0.4, got {args.weights!r}"
+                              ) from None
+    report = build_ensemble(open_run(args.run_dir), args.members, args.out, model_id=args.id,
+                            version=args.version, name=args.name, weights=weights,
+                            cache_dir=args.cache_dir, data_path=args.data)
+    print(report.read_text(encoding="utf-8"))
+    return 0
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from training.compare import compare_runs
 
@@ -202,7 +242,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "validate": _cmd_validate, "evaluate": _cmd_evaluate,
-            "export": _cmd_export, "compare": _cmd_compare}
+            "export": _cmd_export, "ensemble": _cmd_ensemble, "compare": _cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

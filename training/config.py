@@ -84,6 +84,9 @@ class PhaseConfig:
     min_lr_fraction: float = 0.01  # cosine decays to learning_rate * this
     patience: int = 4  # early stopping on validation macro-F1
     unfreeze_blocks: int = 0  # phase 2 only: top N backbone blocks made trainable
+    # phase 2 only: train the top blocks on cached activations of the frozen lower blocks
+    # (several times faster on a CPU; augmentation limited to mirror images + MixUp/CutMix)
+    cached_lower: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,12 +220,26 @@ class Config:
             raise ConfigError("phase2 (fine-tuning) needs model.architecture 'backbone'")
         if self.phase2.epochs and self.phase2.unfreeze_blocks < 0:
             raise ConfigError("phase2.unfreeze_blocks must be >= 0")
+        if self.phase1.cached_lower:
+            raise ConfigError("phase1.cached_lower: only phase 2 can train on cached activations")
+        if self.phase2.cached_lower:
+            self._validate_cached_lower()
         a = self.augment
         _fraction("augment.mix_probability", a.mix_probability)
         for key in ("rotation", "zoom", "translation", "brightness", "contrast"):
             _fraction(f"augment.{key}", getattr(a, key), upper_open=True)
         if min(a.blur_sigma, a.mixup_alpha, a.cutmix_alpha) < 0:
             raise ConfigError("augment: blur_sigma, mixup_alpha and cutmix_alpha must be >= 0")
+
+    def _validate_cached_lower(self) -> None:
+        from training.backbones import PORTED, block_count
+
+        if not self.uses_backbone or self.model.backbone not in PORTED:
+            raise ConfigError(f"phase2.cached_lower needs a ported backbone ({', '.join(PORTED)})")
+        total = block_count(self.model.backbone)
+        if not 0 < self.phase2.unfreeze_blocks < total:
+            raise ConfigError(f"phase2.cached_lower needs 0 < phase2.unfreeze_blocks < {total} "
+                              "(some blocks frozen below the cut, some trained above it)")
 
 
 T = TypeVar("T")

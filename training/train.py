@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from training import backbones
+from training import backbones, lower_cache
 from training.callbacks import (
     EpochTracker,
     History,
@@ -98,11 +98,16 @@ def _progress(steps: int, phase: int) -> list[keras.callbacks.Callback]:
 
 def cached_features(model: keras.Model, config: Config, data: SplitData, paths: RunPaths,
                     manifest_sha: str) -> dict[str, np.ndarray]:
-    """Frozen-backbone features of train (+ flipped copy) and val, computed once per run."""
+    """Frozen-backbone features of train (+ flipped copy) and val, computed once per run.
+
+    With ``phase2.cached_lower`` they come from phase 2's cached lower-block activations, so
+    the lower blocks run once per image for both phases."""
     m = config.model
     key = {"manifest_sha256": manifest_sha, "backbone": m.backbone,
            "weights": m.backbone_weights, "input_size": list(m.input_size),
            "backbone_size": list(m.backbone_size or m.input_size)}
+    if config.phase2.cached_lower:
+        key["source"] = f"lower_b{lower_cache.first_trainable_block(config)}"
     folder, meta = paths.features, paths.features / "features.json"
     names = ("train", "train_flipped", "val")
     if meta.is_file() and read_json(meta) == key and all(
@@ -110,14 +115,19 @@ def cached_features(model: keras.Model, config: Config, data: SplitData, paths: 
         log.info("using cached backbone features in %s", folder)
     else:
         folder.mkdir(parents=True, exist_ok=True)
-        extractor = feature_extractor(model)
-        batch = config.train.eval_batch_size
-        train_x, _ = data.arrays("train")
-        val_x, _ = data.arrays("val")
-        for name, images in (("train", train_x), ("train_flipped", train_x[:, :, ::-1]),
-                             ("val", val_x)):
-            features = predict(extractor, images, batch, desc=f"features {name}")
-            np.save(folder / f"{name}.npy", features.astype(np.float16))
+        if config.phase2.cached_lower:
+            computed = lower_cache.pooled_features(model, config, data, paths, manifest_sha)
+        else:
+            extractor = feature_extractor(model)
+            batch = config.train.eval_batch_size
+            train_x, _ = data.arrays("train")
+            val_x, _ = data.arrays("val")
+            computed = {name: predict(extractor, images, batch, desc=f"features {name}")
+                        for name, images in (("train", train_x),
+                                             ("train_flipped", train_x[:, :, ::-1]),
+                                             ("val", val_x))}
+        for name in names:
+            np.save(folder / f"{name}.npy", computed[name].astype(np.float16))
         write_json(meta, key)  # written last: marks the set complete
     return {n: np.load(folder / f"{n}.npy").astype(np.float32) for n in names}
 
@@ -171,21 +181,48 @@ def _phase_on_images(model: keras.Model, phase: int, config: Config, data: Split
     ds, steps = train_dataset(data, batch_size=config.train.batch_size,
                               seed=config.train.seed + 1000 * phase, start_epoch=state.epoch,
                               augment=config.augment, class_weights=_class_weights(config, data))
-    model.compile(make_optimizer(pcfg, steps), make_loss(config),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+    val_x, _ = data.arrays("val")
+    _fit(model, model, phase, config, data, paths, state, history, callbacks, ds, steps,
+         lambda: predict(model, val_x, config.train.eval_batch_size))
+
+
+def _phase2_cached_lower(model: keras.Model, config: Config, data: SplitData, paths: RunPaths,
+                         state: TrainState, history: History, manifest_sha: str,
+                         callbacks: Sequence[keras.callbacks.Callback]) -> None:
+    """Phase 2 on the frozen lower blocks' cached activations (see training/lower_cache.py)."""
+    acts = lower_cache.lower_activations(model, config, data, paths, manifest_sha)
+    n = backbones.set_trainable_top(backbone_layer(model, config), config.phase2.unfreeze_blocks)
+    log.info("phase 2 on cached activations %s: top %d blocks unfrozen (%d trainable backbone "
+             "tensors)", acts["train"].shape[1:], config.phase2.unfreeze_blocks, n)
+    top = lower_cache.split_model(model, config)[1]
+    ds, steps = lower_cache.activation_batches(
+        acts, data.splits["train"].labels, len(data.classes),
+        batch_size=config.train.batch_size, seed=config.train.seed + 2000,
+        start_epoch=state.epoch, config=config, class_weights=_class_weights(config, data))
+    _fit(top, model, 2, config, data, paths, state, history, callbacks, ds, steps,
+         lambda: predict(top, acts["val"], config.train.eval_batch_size))
+
+
+def _fit(fit_model: keras.Model, model: keras.Model, phase: int, config: Config,
+         data: SplitData, paths: RunPaths, state: TrainState, history: History,
+         callbacks: Sequence[keras.callbacks.Callback], ds: Any, steps: int,
+         predict_val: Callable[[], np.ndarray]) -> None:
+    """Compile and fit ``fit_model`` (the full model, or one sharing its layers) for a phase;
+    the best weights saved are always the full ``model``'s."""
+    pcfg = config.phase1 if phase == 1 else config.phase2
+    fit_model.compile(make_optimizer(pcfg, steps), make_loss(config),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     if state.epoch:
-        restore_checkpoint(model, paths, state)
-    val_x, val_y = data.arrays("val")
-    batch = config.train.eval_batch_size
+        restore_checkpoint(fit_model, paths, state)
     tracker = EpochTracker(
         phase=phase, epochs=pcfg.epochs, patience=pcfg.patience, state=state, paths=paths,
-        history=history, predict_val=lambda: predict(model, val_x, batch), val_labels=val_y,
+        history=history, predict_val=predict_val, val_labels=data.splits["val"].labels,
         num_classes=len(data.classes), save_best=lambda: save_weights(model, paths.best))
     log.info("phase %d: %d images, %d steps of %d per epoch", phase, len(data.splits["train"]),
              steps, config.train.batch_size)
-    model.fit(ds, epochs=pcfg.epochs, initial_epoch=state.epoch, steps_per_epoch=steps,
-              shuffle=False, callbacks=[*_progress(steps, phase), tracker, *callbacks],
-              verbose=_verbose())
+    fit_model.fit(ds, epochs=pcfg.epochs, initial_epoch=state.epoch, steps_per_epoch=steps,
+                  shuffle=False, callbacks=[*_progress(steps, phase), tracker, *callbacks],
+                  verbose=_verbose())
 
 
 # ------------------------------------------------------------------------------ driver
@@ -255,7 +292,11 @@ def train(config: Config, run_dir: Path, *, cache_dir: Path, resume: bool = Fals
         finished.unlink(missing_ok=True)  # phase 1 lives on in best.weights.h5
     if _phase_pending(state, 2, config):
         load_weights(model, paths.best)  # fine-tune from the best head, not the last epoch
-        _phase_on_images(model, 2, config, data, paths, state, history, callbacks)
+        if config.phase2.cached_lower:
+            _phase2_cached_lower(model, config, data, paths, state, history, manifest_sha,
+                                 callbacks)
+        else:
+            _phase_on_images(model, 2, config, data, paths, state, history, callbacks)
 
     load_weights(model, paths.best)
     save_weights(model, paths.weights)
