@@ -40,7 +40,8 @@ def test_shipped_configs_are_complete_and_valid() -> None:
         for section, kind in (("data", DataConfig), ("augment", AugmentConfig),
                               ("train", TrainConfig)):
             assert set(raw[section]) == {f.name for f in fields(kind)}, (path.name, section)
-        phase_keys = {f.name for f in fields(PhaseConfig)} - {"momentum", "unfreeze_blocks"}
+        optional = {"momentum", "unfreeze_blocks", "cached_lower"}  # defaults apply
+        phase_keys = {f.name for f in fields(PhaseConfig)} - optional
         for phase in ("phase1", "phase2"):
             if phase in raw:
                 assert set(raw[phase]) >= phase_keys, (path.name, phase)
