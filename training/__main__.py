@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories")
     c.add_argument("--split", choices=("test", "val"), default="test",
                    help="which evaluation to report (default test)")
+    c.add_argument("--models", nargs="+", type=Path, default=[], metavar="ONNX",
+                   help="also score these model files (e.g. the shipped ensemble) on the split "
+                        "of a listed run with the same manifest")
     c.add_argument("--out", type=Path, metavar="MD", help="also write the table to this file")
     c.add_argument("--repeats", type=int, default=50,
                    help="timed single-image inferences per model (default 50)")
@@ -233,7 +236,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from training.compare import compare_runs
 
-    table = compare_runs(args.runs, split=args.split, repeats=args.repeats)
+    table = compare_runs(args.runs, split=args.split, repeats=args.repeats, models=args.models)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(table, encoding="utf-8")

@@ -14,6 +14,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from training.config import UserError
 from training.evaluate import evaluate_run, load_metrics
 from training.export import ort_latency_ms
 from training.run import Run, now_iso, open_run
@@ -51,10 +52,36 @@ def _row(run: Run, split: str, repeats: int) -> dict[str, Any]:
     return row
 
 
-def compare_runs(run_dirs: list[Path], *, split: str = "test", repeats: int = 50) -> str:
-    """A Markdown table comparing the runs (and a note of where latency was measured)."""
-    rows = [_row(open_run(d), split, repeats) for d in run_dirs]
-    manifests = {open_run(d).info["manifest_sha256"] for d in run_dirs}
+def _model_row(path: Path, runs: list[Run], split: str, repeats: int) -> dict[str, Any]:
+    """A shipped or exported file (an ensemble, say), scored on the split of a listed run
+    with the same manifest."""
+    from training.ensemble import read_info
+
+    info = read_info(path)
+    sha = (info.training or {}).get("manifest_sha256")
+    run = next((r for r in runs if r.info["manifest_sha256"] == sha), None)
+    if run is None:
+        raise UserError(f"{path}: none of the listed runs has its split (manifest {sha}); "
+                        "list a run made on that split")
+    metrics = evaluate_run(run, split, onnx=path).metrics
+    size = (info.input.height, info.input.width)
+    return {"run": f"{path.name} ({info.id} {info.version})",
+            "model": (info.training or {}).get("backbone", "?"),
+            "input": "x".join(str(s) for s in size),
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "images": metrics["images"], "train_minutes": None, "scored": "ONNX",
+            "onnx": {"size_mb": path.stat().st_size / 1e6,
+                     "variant": (info.training or {}).get("quantization", "?"),
+                     **ort_latency_ms(path, size, repeats)}}
+
+
+def compare_runs(run_dirs: list[Path], *, split: str = "test", repeats: int = 50,
+                 models: list[Path] | None = None) -> str:
+    """A Markdown table comparing the runs and model files (and where latency was measured)."""
+    runs = [open_run(d) for d in run_dirs]
+    rows = [_row(run, split, repeats) for run in runs]
+    rows += [_model_row(path, runs, split, repeats) for path in models or []]
+    manifests = {run.info["manifest_sha256"] for run in runs}
     lines = [
         f"# Model comparison ({split} split)", "",
         "| run | model | input | accuracy | macro-F1 | images | scored | ONNX (MB) | variant "
@@ -65,9 +92,10 @@ def compare_runs(run_dirs: list[Path], *, split: str = "test", repeats: int = 50
         o = r["onnx"]
         onnx_cells = (f"{o['size_mb']:.2f} | {o['variant']} | {o['median_ms']:.2f} / "
                       f"{o['p90_ms']:.2f}") if o else "not exported | - | -"
+        minutes = "-" if r["train_minutes"] is None else f"{r['train_minutes']:.1f}"
         lines.append(f"| {r['run']} | {r['model']} | {r['input']} | {r['accuracy']:.4f} | "
                      f"{r['macro_f1']:.4f} | {r['images']} | {r['scored']} | {onnx_cells} | "
-                     f"{r['train_minutes']:.1f} |")
+                     f"{minutes} |")
     import onnxruntime
 
     lines += [

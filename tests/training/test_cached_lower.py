@@ -94,7 +94,7 @@ def test_cached_lower_resumes_and_the_full_model_scores_what_training_saw(
     assert metrics["macro_f1"] == pytest.approx(best["val_macro_f1"], abs=1e-6)
 
 
-def test_ensemble_of_two_exports(colour_dataset, tmp_path: Path) -> None:
+def test_ensemble_of_two_exports(colour_dataset, tmp_path: Path, capsys) -> None:
     root, _ = colour_dataset
     run, cache = tmp_path / "run", tmp_path / "cache"
     train(_config(epochs=1), run, cache_dir=cache, data_path=root)
@@ -117,6 +117,12 @@ def test_ensemble_of_two_exports(colour_dataset, tmp_path: Path) -> None:
         mixed = (0.75 * np.array(ca.predict(image).probabilities)
                  + 0.25 * np.array(cb.predict(image).probabilities))
         np.testing.assert_allclose(clf.predict(image).probabilities, mixed, atol=1e-5)
+
+    assert main(["compare", str(run), "--models", str(out), "--repeats", "3",
+                 "--split", "val"]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| ens.onnx (both 2)"))
+    assert f"| {report['metrics']['validation']['accuracy']:.4f} |" in row
 
     # A member trained on another split would have seen the run's test images: refused.
     proto = onnx.load(b)
