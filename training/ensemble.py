@@ -26,8 +26,7 @@ import numpy as np
 
 from app.core.model_info import ModelInfo
 from training.config import UserError
-from training.evaluate import compute_metrics
-from training.export import ort_latency_ms, ort_predict, session
+from training.export import check_loads, ort_latency_ms, ort_predict, session, short_metrics
 from training.run import Run, now_iso, write_json
 
 log = logging.getLogger(__name__)
@@ -166,9 +165,7 @@ def build_ensemble(run: Run, members: list[Path], out: Path, *, model_id: str, v
     classes = run.labels
 
     def short(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-        m = compute_metrics(probs, labels, classes)
-        return {"accuracy": round(m["accuracy"], 6), "macro_f1": round(m["macro_f1"], 6),
-                "images": m["images"]}
+        return short_metrics(probs, labels, classes)
 
     rows = []
     for path, info, w, vp, tp in zip(members, infos, chosen, val_p, test_p, strict=True):
@@ -193,7 +190,7 @@ def build_ensemble(run: Run, members: list[Path], out: Path, *, model_id: str, v
     tmp = out.with_name(out.name + ".tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(merged, tmp)
-    _check_loads(tmp, classes)
+    check_loads(tmp, classes)
     tmp.replace(out)
     report = {"out": str(out), "id": model_id, "version": version, "weights": chosen,
               "weights_from": "validation grid" if weights is None else "given",
@@ -207,14 +204,6 @@ def build_ensemble(run: Run, members: list[Path], out: Path, *, model_id: str, v
     log.info("wrote %s (%.2f MB): val accuracy %.4f", out, report["size_bytes"] / 1e6,
              metrics["validation"]["accuracy"])
     return md
-
-
-def _check_loads(path: Path, classes: tuple[str, ...]) -> None:
-    from app.core.classifier import Classifier
-
-    clf = Classifier(path)
-    if clf.labels != classes:
-        raise EnsembleError(f"ensemble labels {clf.labels} differ from {classes}")
 
 
 def _render(r: dict[str, Any]) -> str:

@@ -88,7 +88,7 @@ def parity(keras_probs: np.ndarray, onnx_probs: np.ndarray) -> dict[str, Any]:
             "passed": disagree == 0 and diff <= PARITY_TOLERANCE}
 
 
-def _short_metrics(probs: np.ndarray, labels: np.ndarray,
+def short_metrics(probs: np.ndarray, labels: np.ndarray,
                    classes: tuple[str, ...]) -> dict[str, float]:
     m = compute_metrics(probs, labels, classes)
     return {"accuracy": round(m["accuracy"], 6), "macro_f1": round(m["macro_f1"], 6),
@@ -157,7 +157,7 @@ def _variant(path: Path, evaluation: dict[str, tuple[np.ndarray, np.ndarray]],
     out: dict[str, Any] = {"path": path, "size_bytes": path.stat().st_size}
     for split, key in (("val", "validation"), ("test", "test")):
         images, labels = evaluation[split]
-        out[key] = _short_metrics(ort_predict(sess, images), labels, classes)
+        out[key] = short_metrics(ort_predict(sess, images), labels, classes)
     out["latency"] = ort_latency_ms(path, input_size)
     return out
 
@@ -245,7 +245,7 @@ def export_run(run: Run, out: Path, *, model_id: str, version: str, name: str | 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     onnx.save(shipped, tmp)
-    _check_loads(tmp, classes)
+    check_loads(tmp, classes)
     tmp.replace(out)
     report = {"out": str(out), "shipped": chosen, "id": model_id, "version": version,
               "parity": check, "variants": {k: {**v, "path": str(v["path"])}
@@ -279,7 +279,7 @@ def _public_config(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "data": data}
 
 
-def _check_loads(path: Path, classes: tuple[str, ...]) -> None:
+def check_loads(path: Path, classes: tuple[str, ...]) -> None:
     """The file must open exactly as the app opens it."""
     from app.core.classifier import Classifier
 
