@@ -6,9 +6,9 @@ forward on every step, and on a CPU those early, high-resolution layers cost mos
 half the time of a forward pass, 170 against 160 images/s for the rest, while holding a third
 of the multiply-adds). Their output does not change while they are frozen, so it is computed
 once per image -- for the training images, their mirror images and the validation images --
-and kept as float16 ``.npy`` in ``RUN/features/lower_b<K>/``. Phase 1's pooled features come from the same
-cache (the frozen top run over it), so the lower blocks run exactly once per image in the
-whole run.
+and kept as float16 ``.npy`` in ``RUN/features/lower_b<K>/``. Phase 1's pooled features come
+from the same cache (the frozen top run over it), so the lower blocks run exactly once per
+image in the whole run.
 
 The trainable model reuses the full model's own layer objects (the top of the backbone from
 the cut onwards, then the head), so every update lands in the full model and the usual best
