@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--onnx", type=Path, metavar="FILE",
                    help="evaluate this exported model of the run (e.g. models/waste.onnx, "
                         "with its INT8 weights and in-graph test-time augmentation) with ONNX "
-                        "Runtime instead of the Keras model; written to eval/SPLIT-onnx")
+                        "Runtime instead of the Keras model; written to eval/SPLIT-onnx-STEM")
     common_data(e)
 
     x = sub.add_parser("export", help="export a run to ONNX with metadata and a parity check",

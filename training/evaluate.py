@@ -1,7 +1,8 @@
 """Evaluate a run on its test (or validation) split.
 
 Writes to ``RUN/eval/<split>/``: ``metrics.json`` (accuracy, per-class precision/recall/F1,
-macro/micro/weighted F1, top-k accuracy, confusion matrix), ``confusion.csv`` and
+macro/micro/weighted F1, top-k accuracy, confidence coverage, confusion matrix),
+``confusion.csv`` and
 ``confusion.png``, ``mistakes.png`` (the most confident wrong predictions), ``predictions.csv``
 and ``report.md``.
 """
@@ -30,6 +31,9 @@ from training.run import Run, now_iso, write_json
 log = logging.getLogger(__name__)
 
 MISTAKES_SHOWN = 16
+# Probability levels reported as coverage/accuracy pairs; 0.6 is the app's default "unsure"
+# threshold (resources/bins/default.json), below which the operator is told to check.
+CONFIDENCE_LEVELS = (0.5, 0.6, 0.8, 0.9)
 
 
 def compute_metrics(probs: np.ndarray, labels: np.ndarray,
@@ -52,8 +56,25 @@ def compute_metrics(probs: np.ndarray, labels: np.ndarray,
         "per_class": {c: {"precision": float(precision[i]), "recall": float(recall[i]),
                           "f1": float(f1[i]), "support": int(support[i])}
                       for i, c in enumerate(classes)},
+        "confidence": confidence_table(probs, labels),
         "confusion": confusion_matrix(labels, pred, labels=ids).tolist(),
     }
+
+
+def confidence_table(probs: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """Per probability level: the share of images whose top probability reaches it
+    (``coverage``), the accuracy on those, and the share that are confidently wrong."""
+    top = probs.max(axis=1) if len(labels) else np.zeros(0)
+    right = probs.argmax(axis=1) == labels if len(labels) else np.zeros(0, bool)
+    table = {}
+    for level in CONFIDENCE_LEVELS:
+        sure = top >= level
+        table[f"{level:.2f}"] = {
+            "coverage": float(sure.mean()) if len(labels) else 0.0,
+            "accuracy": float(right[sure].mean()) if sure.any() else 0.0,
+            "confident_wrong": float((sure & ~right).mean()) if len(labels) else 0.0,
+        }
+    return table
 
 
 @dataclass(frozen=True)
@@ -69,7 +90,8 @@ class EvalResult:
 def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None,
                  data_path: Path | None = None, onnx: Path | None = None) -> EvalResult:
     """Evaluate the run's Keras model, or with ``onnx`` an exported file of this run (what
-    ships: in-graph test-time augmentation and INT8 included), into ``eval/<split>[-onnx]``."""
+    ships: in-graph test-time augmentation and INT8 included), into ``eval/<split>`` (Keras)
+    or ``eval/<split>-onnx-<file stem>`` (one folder per scored file)."""
     data = run.data(cache_dir, data_path)
     images, labels = data.arrays(split)
     if not len(labels):
@@ -82,7 +104,7 @@ def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None
     metrics |= {"split": split, "run": run.config.name, "evaluated": now_iso(),
                 "manifest_sha256": run.info["manifest_sha256"],
                 "model": "keras" if onnx is None else str(onnx)}
-    out = run.paths.eval / (split if onnx is None else f"{split}-onnx")
+    out = run.paths.eval / (split if onnx is None else f"{split}-onnx-{onnx.stem}")
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", metrics)
     _write_confusion_csv(metrics["confusion"], data.classes, out / "confusion.csv")
@@ -208,6 +230,12 @@ def render_report(metrics: dict[str, Any], classes: tuple[str, ...], run: Run) -
         "| class | precision | recall | F1 | support |", "|---|---|---|---|---|",
         *[f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
           for c, v in m["per_class"].items()],
+        "", "## Confidence", "",
+        "Share of images whose top probability reaches each level, accuracy on those, and "
+        "the share that are confidently wrong (the app's default unsure threshold is 0.6).", "",
+        "| top probability ≥ | coverage | accuracy | confidently wrong |", "|---|---|---|---|",
+        *[f"| {k} | {v['coverage']:.3f} | {v['accuracy']:.4f} | {v['confident_wrong']:.4f} |"
+          for k, v in m.get("confidence", {}).items()],
         "", "## Confusion matrix (rows: true, columns: predicted)", "",
         "| | " + " | ".join(classes) + " |", "|---" * (len(classes) + 1) + "|",
         *[f"| **{c}** | " + " | ".join(str(n) for n in row) + " |"

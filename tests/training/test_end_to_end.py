@@ -156,11 +156,13 @@ def test_compare_reports_metrics_and_latency(trained, tmp_path: Path) -> None:
 def test_evaluate_scores_the_exported_file(trained, tmp_path: Path, capsys) -> None:
     run = trained["run"]
     assert main(["evaluate", "--run-dir", str(run), "--onnx", str(trained["model"])]) == 0
-    metrics = json.loads((run / "eval" / "test-onnx" / "metrics.json").read_text())
+    out = run / "eval" / f"test-onnx-{trained['model'].stem}"  # one folder per scored file
+    metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"] == 12
     assert metrics["accuracy"] >= 0.9
     assert metrics["model"] == str(trained["model"])
-    assert trained["model"].name in (run / "eval" / "test-onnx" / "report.md").read_text()
+    assert trained["model"].name in (out / "report.md").read_text()
+    assert set(metrics["confidence"]) == {"0.50", "0.60", "0.80", "0.90"}
     capsys.readouterr()
 
     not_a_model = tmp_path / "notes.onnx"
