@@ -92,14 +92,20 @@ def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None
     """Evaluate the run's Keras model, or with ``onnx`` an exported file of this run (what
     ships: in-graph test-time augmentation and INT8 included), into ``eval/<split>`` (Keras)
     or ``eval/<split>-onnx-<file stem>`` (one folder per scored file)."""
-    data = run.data(cache_dir, data_path)
+    sess = info = None
+    if onnx is not None:
+        sess, info = _open_onnx(onnx, run)
+    size = None if info is None else (info.input.height, info.input.width)
+    data = run.data(cache_dir, data_path, input_size=size)
     images, labels = data.arrays(split)
     if not len(labels):
         raise DataError(f"the {split} split of {run.paths.manifest} is empty")
-    if onnx is None:
+    if sess is None:
         probs = predict(run.model(), images, run.config.train.eval_batch_size)
     else:
-        probs = _onnx_predict(onnx, run, images)
+        from training.export import ort_predict
+
+        probs = ort_predict(sess, images, run.config.train.eval_batch_size)
     metrics = compute_metrics(probs, labels, data.classes)
     metrics |= {"split": split, "run": run.config.name, "evaluated": now_iso(),
                 "manifest_sha256": run.info["manifest_sha256"],
@@ -118,10 +124,11 @@ def evaluate_run(run: Run, split: str = "test", *, cache_dir: Path | None = None
     return EvalResult(metrics, out)
 
 
-def _onnx_predict(path: Path, run: Run, images: np.ndarray) -> np.ndarray:
-    """Probabilities from an exported model, refused unless it was made from this run's split."""
+def _open_onnx(path: Path, run: Run) -> tuple[Any, Any]:
+    """An exported model's session and metadata, refused unless it was made from this run's
+    split (its input size may differ from the run's: the images are decoded at its size)."""
     from app.core.model_info import ModelError, ModelInfo
-    from training.export import ort_predict, session
+    from training.export import session
 
     try:
         sess = session(path)
@@ -134,7 +141,7 @@ def _onnx_predict(path: Path, run: Run, images: np.ndarray) -> np.ndarray:
     if sha != run.info["manifest_sha256"]:
         raise DataError(f"{path} was trained on another split (manifest {str(sha)[:12]}…), "
                         f"not {run.paths.manifest}")
-    return ort_predict(sess, images, run.config.train.eval_batch_size)
+    return sess, info
 
 
 def load_metrics(run: Run, split: str) -> dict[str, Any] | None:

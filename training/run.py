@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -158,10 +158,16 @@ class Run:
     def labels(self) -> tuple[str, ...]:
         return tuple(self.info["labels"])
 
-    def data(self, cache_dir: Path | None = None, data_path: Path | None = None) -> SplitData:
+    def data(self, cache_dir: Path | None = None, data_path: Path | None = None, *,
+             input_size: tuple[int, int] | None = None) -> SplitData:
+        """The run's split, decoded at the run's input size or at ``input_size`` (to score a
+        model with another input, e.g. a shipped file, on this run's images)."""
         root = data_path or Path(self.info["data"])
         cache = cache_dir or Path(self.info.get("cache_dir") or default_cache_dir())
-        split, _, sha = prepare_split(self.config, self.paths, cache, data_path=root,
+        config = self.config
+        if input_size is not None and tuple(input_size) != tuple(config.input_size):
+            config = replace(config, model=replace(config.model, input_size=tuple(input_size)))
+        split, _, sha = prepare_split(config, self.paths, cache, data_path=root,
                                       write_validation=False)
         if sha != self.info["manifest_sha256"]:
             raise DataError(f"{self.paths.manifest} changed since training")

@@ -163,6 +163,13 @@ def test_evaluate_scores_the_exported_file(trained, tmp_path: Path, capsys) -> N
     assert metrics["model"] == str(trained["model"])
     assert trained["model"].name in (out / "report.md").read_text()
     assert set(metrics["confidence"]) == {"0.50", "0.60", "0.80", "0.90"}
+
+    # a file with another input size (a shipped model) is scored on images decoded at its size
+    from training.run import open_run
+
+    images, labels = open_run(run).data(input_size=(20, 24)).arrays("test")
+    assert images.shape[1:] == (20, 24, 3)
+    assert len(labels) == 12
     capsys.readouterr()
 
     not_a_model = tmp_path / "notes.onnx"
