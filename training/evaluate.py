@@ -64,15 +64,17 @@ def compute_metrics(probs: np.ndarray, labels: np.ndarray,
 def confidence_table(probs: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
     """Per probability level: the share of images whose top probability reaches it
     (``coverage``), the accuracy on those, and the share that are confidently wrong."""
-    top = probs.max(axis=1) if len(labels) else np.zeros(0)
-    right = probs.argmax(axis=1) == labels if len(labels) else np.zeros(0, bool)
     table = {}
+    if not len(labels):
+        return {f"{lv:.2f}": {"coverage": 0.0, "accuracy": 0.0, "confident_wrong": 0.0}
+                for lv in CONFIDENCE_LEVELS}
+    top, right = probs.max(axis=1), probs.argmax(axis=1) == labels
     for level in CONFIDENCE_LEVELS:
         sure = top >= level
         table[f"{level:.2f}"] = {
-            "coverage": float(sure.mean()) if len(labels) else 0.0,
+            "coverage": float(sure.mean()),
             "accuracy": float(right[sure].mean()) if sure.any() else 0.0,
-            "confident_wrong": float((sure & ~right).mean()) if len(labels) else 0.0,
+            "confident_wrong": float((sure & ~right).mean()),
         }
     return table
 
