@@ -202,11 +202,10 @@ def _chunks(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from app.core.bins import BinRules
+    from app.core.bins import BinRules, preset_path
     from app.core.classifier import Classifier
     from app.core.imaging import encode_jpeg
     from app.core.model_info import ModelError
-    from app.core.paths import resources_dir
     from app.core.registry import ModelRegistry
     from app.core.settings import load_settings
 
@@ -218,11 +217,11 @@ def _classify(args: argparse.Namespace) -> int:
     except ModelError as exc:
         raise UsageError(str(exc)) from None
     rules = BinRules.load(
-        resources_dir() / "bins" / "default.json",
+        preset_path(settings.bin_preset),
         Path(settings.bins_file) if settings.bins_file else data.bins_override,
     )
     if rules.warning:
-        pass
+        print(f"waste-sorter: warning: {rules.warning}", file=sys.stderr)
     rules = rules.with_thresholds(settings.threshold, settings.class_thresholds)
     store = _open_store(data) if args.record else None
     out = sys.stdout

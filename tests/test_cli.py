@@ -97,6 +97,28 @@ def test_all_good_exits_zero_and_labels_colours(
     assert all(len(r["top_k"]) == 2 for r in rows.values())  # type: ignore[arg-type]
 
 
+def test_classify_uses_the_bin_preset_and_reports_a_broken_override(
+    model: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    from PIL import Image
+
+    red = tmp_path / "r.png"
+    Image.new("RGB", (40, 30), (250, 0, 0)).save(red)
+    (data_dir / "settings.json").write_text(json.dumps({"bin_preset": "vietnam"}))
+    (data_dir / "bins.json").write_text(json.dumps({"classes": {"red": "organic"}}))
+    result = run_cli("classify", "--json", "--model", model, red, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert parse_lines(result.stdout)[str(red)]["bin"] == "organic"
+    assert "warning" not in result.stderr
+
+    # "glass" is a bin of the generic preset only: the override is refused, and said so.
+    (data_dir / "bins.json").write_text(json.dumps({"classes": {"red": "glass"}}))
+    result = run_cli("classify", "--json", "--model", model, red, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert parse_lines(result.stdout)[str(red)]["bin"] == "unsure"
+    assert "warning: bins.json: classes.red refers to unknown bin 'glass'" in result.stderr
+
+
 def test_usage_errors_exit_one(model: Path, tmp_path: Path, data_dir: Path) -> None:
     assert run_cli("classify", data_dir=data_dir).returncode == 1
     assert run_cli("classify", "--top-k", "0", "x.jpg", data_dir=data_dir).returncode == 1

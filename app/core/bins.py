@@ -1,9 +1,14 @@
-"""Which bin a predicted class goes into, from JSON rules (shipped default + user override).
+"""Which bin a predicted class goes into, from JSON rules (shipped preset + user override).
 
-The shipped ``resources/bins/default.json`` is always valid (a test says so). A user override
-(``bins.json`` in the data directory) is merged on top of it field by field, so it may change
-only one colour or threshold. A broken override never stops the app: the default is used and
-:attr:`BinRules.warning` says why.
+The shipped presets (:data:`PRESETS`: ``resources/bins/default.json`` is the generic one) are
+always valid (a test says so). A user override (``bins.json`` in the data directory) is merged
+on top of the chosen preset field by field, so it may change only one colour or threshold. A
+broken override never stops the app: the preset is used and :attr:`BinRules.warning` says why.
+
+Bin names and instructions are English; ``"i18n": {"vi": {"name": ..., "instruction": ...}}``
+beside them gives other languages (:meth:`Bin.name_in`). An override that changes a bin's
+English text without giving its translations shows its own text in every language, as schema 1
+files (which had no ``i18n``) did.
 """
 
 from __future__ import annotations
@@ -21,17 +26,31 @@ from app.core.paths import resources_dir
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 UNSURE_ID = "unsure"
+HAZARDOUS_ID = "hazardous"
+#: Shipped bin-rule presets: id -> file in ``resources/bins``.
+PRESETS: dict[str, str] = {"generic": "default.json", "vietnam": "vietnam.json", "eu": "eu.json"}
+DEFAULT_PRESET = "generic"
 MIN_TEXT_CONTRAST = 3.0  # WCAG AA for large text: bin names are drawn large and bold
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _TOP_KEYS = {"schema", "description", "default_threshold", "bins", "unsure", "classes"}
-_BIN_KEYS = {"name", "colour", "text_colour", "instruction"}
+_BIN_KEYS = {"name", "colour", "text_colour", "instruction", "i18n"}
+_TEXT_KEYS = ("name", "instruction")  # the translatable fields of a bin
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _CLASS_KEYS = {"bin", "threshold"}
 
 
 class BinRulesError(Exception):
     """A bins file that cannot be used; the message names the file and the problem."""
+
+
+Translations = Mapping[str, Mapping[str, str]]  # language -> {"name": ..., "instruction": ...}
+
+
+def _text_in(i18n: Translations, language: str, key: str, english: str) -> str:
+    code = language.lower().replace("-", "_").split("_", 1)[0]
+    return i18n.get(code, {}).get(key, english)
 
 
 @dataclass(frozen=True)
@@ -41,6 +60,14 @@ class Bin:
     colour: str
     text_colour: str
     instruction: str
+    i18n: Translations = field(default_factory=dict, hash=False)
+
+    def name_in(self, language: str) -> str:
+        """The name in ``language`` ("vi", "vi_VN"), English when the file gives none."""
+        return _text_in(self.i18n, language, "name", self.name)
+
+    def instruction_in(self, language: str) -> str:
+        return _text_in(self.i18n, language, "instruction", self.instruction)
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,14 @@ class BinDecision:
     threshold: float
     text_colour: str = "#FFFFFF"
     suggested_bin_id: str | None = None
+    i18n: Translations = field(default_factory=dict, hash=False)
+
+    def name_in(self, language: str) -> str:
+        """The bin's name in ``language``, English when the rules give none."""
+        return _text_in(self.i18n, language, "name", self.name)
+
+    def instruction_in(self, language: str) -> str:
+        return _text_in(self.i18n, language, "instruction", self.instruction)
 
 
 @dataclass(frozen=True)
@@ -76,7 +111,7 @@ class BinRules:
         one falls back to the default with :attr:`warning` set.
         """
         default_path = Path(default_path)
-        base = _read_json(default_path)
+        base = _upgrade(_read_json(default_path), default_path)
         rules = cls.from_dict(base, default_path)
         if override_path is None:
             return rules
@@ -84,7 +119,9 @@ class BinRules:
         if not override_path.exists():
             return rules
         try:
-            merged = _merge_rules(base, _read_json(override_path))
+            override = _upgrade(_read_json(override_path), override_path)
+            _check_new_bins(base, override, default_path, override_path)
+            merged = _merge_rules(base, override)
             return cls.from_dict(merged, override_path)
         except BinRulesError as exc:
             message = f"{exc}; using the default bin rules"
@@ -98,11 +135,10 @@ class BinRules:
         def fail(problem: str) -> BinRulesError:
             return BinRulesError(f"{source.name}: {problem}")
 
+        data = _upgrade(data, source)
         if not isinstance(data, dict):
             raise fail("top level must be a JSON object")
         _no_unknown_keys(data, _TOP_KEYS, "top level", fail)
-        if data.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-            raise fail(f"schema {data.get('schema')!r} is not supported (expected 1)")
         default_threshold = _threshold(
             data.get("default_threshold", 0.6), "default_threshold", fail
         )
@@ -175,13 +211,16 @@ class BinRules:
     def to_dict(self) -> dict[str, Any]:
         """The rules as JSON-ready data in the file format (round-trips via :meth:`from_dict`)."""
 
-        def bin_dict(b: Bin) -> dict[str, str]:
-            return {
+        def bin_dict(b: Bin) -> dict[str, Any]:
+            spec: dict[str, Any] = {
                 "name": b.name,
                 "colour": b.colour,
                 "text_colour": b.text_colour,
                 "instruction": b.instruction,
             }
+            if b.i18n:
+                spec["i18n"] = {lang: dict(texts) for lang, texts in b.i18n.items()}
+            return spec
 
         classes: dict[str, dict[str, Any]] = {}
         for label, bin_id in self.class_bins.items():
@@ -198,8 +237,16 @@ class BinRules:
 
 
 def default_bins_path() -> Path:
-    """The shipped rules file."""
-    return resources_dir() / "bins" / "default.json"
+    """The shipped rules file of the default (generic) preset."""
+    return preset_path(DEFAULT_PRESET)
+
+
+def preset_path(preset: str) -> Path:
+    """The shipped rules file of a preset in :data:`PRESETS`; ``ValueError`` for another."""
+    try:
+        return resources_dir() / "bins" / PRESETS[preset]
+    except KeyError:
+        raise ValueError(f"unknown bin preset {preset!r} (presets: {', '.join(PRESETS)})") from None
 
 
 def contrast_ratio(colour_a: str, colour_b: str) -> float:
@@ -224,6 +271,7 @@ def _decision(b: Bin, unsure: bool, threshold: float, suggested: str | None) -> 
         threshold=threshold,
         text_colour=b.text_colour,
         suggested_bin_id=suggested,
+        i18n=b.i18n,
     )
 
 
@@ -255,7 +303,32 @@ def _parse_bin(bin_id: str, spec: Any, fail: Any) -> Bin:
             f"{where}: text {text_colour} on {colour} is hard to read (contrast "
             f"{ratio:.1f}:1, need at least {MIN_TEXT_CONTRAST:.0f}:1)"
         )
-    return Bin(bin_id, values["name"], colour.upper(), text_colour.upper(), values["instruction"])
+    i18n = _parse_i18n(spec.get("i18n", {}), where, fail)
+    return Bin(
+        bin_id, values["name"], colour.upper(), text_colour.upper(), values["instruction"], i18n
+    )
+
+
+def _parse_i18n(spec: Any, where: str, fail: Any) -> dict[str, dict[str, str]]:
+    """``{"vi": {"name": ..., "instruction": ...}}``; either text may be left out."""
+    if not isinstance(spec, dict):
+        raise fail(f'{where}.i18n must be an object like {{"vi": {{"name": "..."}}}}')
+    parsed: dict[str, dict[str, str]] = {}
+    for language, texts in spec.items():
+        at = f"{where}.i18n.{language}"
+        if not isinstance(language, str) or not _LANGUAGE.match(language):
+            raise fail(f"{at}: {language!r} is not a language code like 'vi'")
+        if not isinstance(texts, dict):
+            raise fail(f"{at} must be an object")
+        _no_unknown_keys(texts, set(_TEXT_KEYS), at, fail)
+        for key, value in texts.items():
+            if not isinstance(value, str) or not value.strip():
+                raise fail(f"{at}.{key} must be a non-empty string")
+            if "\n" in value:
+                raise fail(f"{at}.{key} must be a single line")
+        if texts:
+            parsed[language] = {key: str(value).strip() for key, value in texts.items()}
+    return parsed
 
 
 def _threshold(value: Any, where: str, fail: Any) -> float:
@@ -288,11 +361,60 @@ def _read_json(path: Path) -> Any:
         ) from None
 
 
+def _upgrade(data: Any, source: Path) -> Any:
+    """Bring parsed rules of an older schema up to :data:`SCHEMA_VERSION`, step by step.
+
+    A file without ``schema`` is taken as current (overrides often leave it out). Anything
+    that is not an object is returned as it is, for :meth:`BinRules.from_dict` to reject.
+    """
+    if not isinstance(data, dict):
+        return data
+    schema = data.get("schema", SCHEMA_VERSION)
+    while schema != SCHEMA_VERSION:
+        step = _UPGRADES.get(schema) if isinstance(schema, int) else None
+        if step is None:
+            raise BinRulesError(
+                f"{source.name}: schema {schema!r} is not supported "
+                f"(this app reads schemas 1 to {SCHEMA_VERSION})"
+            )
+        data = step(data)
+        schema = data["schema"]
+    return data
+
+
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 had English texts only. Nothing to convert: a schema 1 override that renames a
+    bin carries no ``i18n``, so :func:`_merge_rules` shows its name in every language."""
+    return {**data, "schema": 2}
+
+
+_UPGRADES = {1: _from_schema_1}
+
+
+def _check_new_bins(base: Any, override: Any, base_path: Path, override_path: Path) -> None:
+    """A bin the override only adjusts must exist in the rules it is merged onto: an override
+    written for one preset may name bins another preset does not have."""
+    if not (isinstance(override, dict) and isinstance(override.get("bins"), dict)):
+        return
+    known = base.get("bins", {}) if isinstance(base, dict) else {}
+    for bin_id, spec in override["bins"].items():
+        if bin_id in known or not isinstance(spec, dict) or bin_id == UNSURE_ID:
+            continue
+        missing = [key for key in ("name", "colour", "instruction") if key not in spec]
+        if missing:
+            raise BinRulesError(
+                f"{override_path.name}: bins.{bin_id} is not a bin of {base_path.name} "
+                f"(bins: {', '.join(sorted(known))}); a new bin needs {', '.join(missing)}"
+            )
+
+
 def _merge_rules(base: Any, override: Any) -> Any:
     """Merge an override file onto the default rules.
 
     A bin whose override sets ``colour`` but not ``text_colour`` gets its text colour picked
-    afresh rather than inheriting one chosen for the old colour.
+    afresh rather than inheriting one chosen for the old colour; likewise a bin whose override
+    sets ``name`` or ``instruction`` drops the translations of that text it does not give, so a
+    site's own wording is never replaced by the preset's translation of different words.
     """
     merged = _merge(base, override)
     if not (isinstance(merged, dict) and isinstance(override, dict)):
@@ -308,7 +430,29 @@ def _merge_rules(base: Any, override: Any) -> Any:
             and "text_colour" not in given
         ):
             target.pop("text_colour", None)
+        if isinstance(target, dict) and isinstance(given, dict):
+            _drop_stale_translations(target, given)
     return merged
+
+
+def _drop_stale_translations(target: dict[str, Any], given: dict[str, Any]) -> None:
+    changed = [key for key in _TEXT_KEYS if key in given]
+    inherited = target.get("i18n")
+    if not changed or not isinstance(inherited, dict):
+        return
+    own = given.get("i18n")
+    own = own if isinstance(own, dict) else {}
+    kept: dict[str, Any] = {}
+    for language, texts in inherited.items():
+        if not isinstance(texts, dict):
+            kept[language] = texts  # invalid: left for validation to report
+            continue
+        mine = own.get(language)
+        mine = mine if isinstance(mine, dict) else {}
+        texts = {k: v for k, v in texts.items() if k not in changed or k in mine}
+        if texts:
+            kept[language] = texts
+    target["i18n"] = kept  # a new dict: the preset's own data is never changed
 
 
 def _merge(base: Any, override: Any) -> Any:

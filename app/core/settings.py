@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.core.bins import DEFAULT_PRESET, PRESETS
+
 log = logging.getLogger(__name__)
 
 SETTINGS_SCHEMA = 1
@@ -40,6 +42,7 @@ class Settings:
     capture_hold_s: float = 1.0  # how long the scene must be still before a capture
     store_thumbnails: bool = True
     retention_days: int = 0  # 0 = keep history forever
+    bin_preset: str = DEFAULT_PRESET  # shipped bin rules: "generic", "vietnam" or "eu"
     bins_file: str | None = None  # None = bins.json in the data dir, else this file
     language: str = "system"
 
@@ -98,6 +101,10 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _preset(value: Any) -> str | None:
+    return value if isinstance(value, str) and value in PRESETS else None
+
+
 # field -> (validator returning the clean value or None when invalid, whether None is allowed)
 _FIELDS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "camera": (_camera, False),
@@ -110,6 +117,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "capture_hold_s": (_hold, False),
     "store_thumbnails": (_boolean, False),
     "retention_days": (_days, False),
+    "bin_preset": (_preset, False),
     "bins_file": (_text, True),
     "language": (_text, False),
 }

@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.core.bins import BinRules, BinRulesError, default_bins_path
+from app.core.bins import BinRules, BinRulesError, preset_path
 from app.core.capture import AutoCapture, threshold_for_sensitivity
 from app.core.history import HistoryError, HistoryStore
 from app.core.paths import DataDir, resources_dir, shipped_models_dir
@@ -64,11 +64,11 @@ def app_icon() -> QIcon:
 
 
 def make_rules(data_dir: DataDir) -> Callable[[Settings], BinRules]:
-    """Bin rules for some settings: shipped default, user override file, thresholds."""
+    """Bin rules for some settings: shipped preset, user override file, thresholds."""
 
     def build(settings: Settings) -> BinRules:
         override = Path(settings.bins_file) if settings.bins_file else data_dir.bins_override
-        rules = BinRules.load(default_bins_path(), override)
+        rules = BinRules.load(preset_path(settings.bin_preset), override)
         return rules.with_thresholds(settings.threshold, settings.class_thresholds)
 
     return build
@@ -165,7 +165,7 @@ def build_gui(
         rules = rules_for(settings)
     except (BinRulesError, ValueError) as exc:  # bins_file setting points at a broken file
         setting_warnings.append(str(exc))
-        rules = BinRules.load(default_bins_path())
+        rules = BinRules.load(preset_path(settings.bin_preset))
     spec = camera if camera is not None else settings.camera
 
     workers = Workers(

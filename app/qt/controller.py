@@ -450,9 +450,10 @@ class AppController(QObject):
             self._fill_resolutions()
         if new.model_id != old.model_id:
             self.select_model(new.model_id)
-        if (new.threshold, new.class_thresholds, new.bins_file) != (
+        if (new.threshold, new.class_thresholds, new.bin_preset, new.bins_file) != (
             old.threshold,
             old.class_thresholds,
+            old.bin_preset,
             old.bins_file,
         ):
             rules = self._make_rules(new)

@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPixmap
 
 from app.core.bins import UNSURE_ID, BinRules
 from app.core.history import HistoryStore, Record, RecordFilter
-from app.qt.i18n import bin_text, label_text
+from app.qt.i18n import bin_name, label_text
 
 PAGE_SIZE = 200
 THUMB_SIZE = 40
@@ -293,9 +293,9 @@ class HistoryTableModel(QAbstractTableModel):
 
     def bin_name(self, bin_id: str) -> str:
         if bin_id == UNSURE_ID:
-            return bin_text(self._rules.unsure.name)
+            return bin_name(self._rules.unsure)
         b = self._rules.bins.get(bin_id)
-        return bin_text(b.name) if b is not None else bin_id
+        return bin_name(b) if b is not None else bin_id
 
     def _bin_colour(self, bin_id: str) -> str:
         if bin_id == UNSURE_ID:

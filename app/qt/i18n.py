@@ -1,4 +1,4 @@
-"""Translations: pick the UI language, install Qt translators, translate class labels.
+"""Translations: pick the UI language, install Qt translators, translate labels and bins.
 
 Installing or removing a translator makes Qt send ``QEvent.LanguageChange`` to every widget, so
 widgets that implement ``changeEvent`` -> ``retranslate_ui`` switch language live.
@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QTranslator,
 )
 
+from app.core.bins import PRESETS, Bin, BinDecision
 from app.core.paths import resources_dir
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ SUPPORTED = ("en", "vi")
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "vi": "Tiếng Việt"}
 CATALOGUE = "waste_sorter"
 LABEL_CONTEXT = "Labels"
-BIN_CONTEXT = "Bins"
 
 # Class labels of the shipped models, so lupdate extracts them; user models' labels that are not
 # listed here are shown as they are.
@@ -41,6 +41,11 @@ _KNOWN_LABELS = (
     QT_TRANSLATE_NOOP("Labels", "paper"),
     QT_TRANSLATE_NOOP("Labels", "plastic"),
     QT_TRANSLATE_NOOP("Labels", "trash"),
+    QT_TRANSLATE_NOOP("Labels", "carton"),
+    QT_TRANSLATE_NOOP("Labels", "organic"),
+    QT_TRANSLATE_NOOP("Labels", "textile"),
+    QT_TRANSLATE_NOOP("Labels", "battery"),
+    QT_TRANSLATE_NOOP("Labels", "e_waste"),
     QT_TRANSLATE_NOOP("Labels", "airplane"),
     QT_TRANSLATE_NOOP("Labels", "automobile"),
     QT_TRANSLATE_NOOP("Labels", "bird"),
@@ -53,30 +58,16 @@ _KNOWN_LABELS = (
     QT_TRANSLATE_NOOP("Labels", "truck"),
 )
 
-# Names and instructions of the shipped bin rules (resources/bins/default.json); a test keeps
-# this list in step with the file. Names from a site's own bins.json are shown as written.
-_SHIPPED_BIN_TEXTS = (
-    QT_TRANSLATE_NOOP("Bins", "Paper & cardboard"),
-    QT_TRANSLATE_NOOP("Bins", "Flatten boxes; remove tape; keep it dry and free of food"),
-    QT_TRANSLATE_NOOP("Bins", "Glass"),
-    QT_TRANSLATE_NOOP("Bins", "Empty and rinse; no lids, corks, ceramics or window glass"),
-    QT_TRANSLATE_NOOP("Bins", "Packaging (metal & plastic)"),
-    QT_TRANSLATE_NOOP("Bins", "Empty and rinse cans, bottles and tubs; squash them flat"),
-    QT_TRANSLATE_NOOP("Bins", "General waste"),
-    QT_TRANSLATE_NOOP("Bins", "Not recyclable here; bag it and put it in general waste"),
-    QT_TRANSLATE_NOOP("Bins", "Not waste — CIFAR-10 demo (vehicle)"),
-    QT_TRANSLATE_NOOP(
-        "Bins", "Demo model: vehicles are not waste; switch to the Waste model to sort"
-    ),
-    QT_TRANSLATE_NOOP("Bins", "Not waste — CIFAR-10 demo (animal)"),
-    QT_TRANSLATE_NOOP(
-        "Bins", "Demo model: animals are not waste; switch to the Waste model to sort"
-    ),
-    QT_TRANSLATE_NOOP("Bins", "Not sure — please check"),
-    QT_TRANSLATE_NOOP(
-        "Bins", "Low confidence: check the item yourself or show it from another angle"
-    ),
-)
+# English display names of labels that capitalising alone does not give.
+_ENGLISH_LABELS = {"e_waste": "e-waste"}
+
+# The shipped bin-rule presets (app.core.bins.PRESETS) as the Settings dialog names them. Bin
+# names and instructions are not in this catalogue: the preset files carry their translations.
+_PRESET_NAMES = {
+    "generic": QT_TRANSLATE_NOOP("BinPresets", "Generic recycling"),
+    "vietnam": QT_TRANSLATE_NOOP("BinPresets", "Vietnam (3 streams + hazardous)"),
+    "eu": QT_TRANSLATE_NOOP("BinPresets", "EU-style (paper, packaging, glass, bio)"),
+}
 
 # Translators we installed, kept alive here (Qt does not own them) and removed on a switch.
 _installed: list[QTranslator] = []
@@ -103,27 +94,27 @@ def install_translator(app: QCoreApplication, language: str) -> str:
     catalogue falls back to English with a warning rather than failing start-up.
     """
     global _current
+    wanted = resolve_language(language)
+    new: list[QTranslator] = []
+    if wanted != "en":
+        ours = QTranslator(app)
+        if ours.load(f"{CATALOGUE}_{wanted}", str(translations_dir())):
+            # Qt's own strings (standard buttons, context menus) when this Qt build ships them.
+            qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+            qtbase = QTranslator(app)
+            new = [qtbase, ours] if qtbase.load(f"qtbase_{wanted}", qt_dir) else [ours]
+        else:
+            log.warning("no %s translation in %s; using English", wanted, translations_dir())
+            wanted = "en"
+    # Set before the translators change: each change sends LanguageChange, and widgets then
+    # ask bin_name() for texts in the new language.
+    _current = wanted
     for old in _installed:
         app.removeTranslator(old)
     _installed.clear()
-    wanted = resolve_language(language)
-    if wanted == "en":
-        _current = "en"
-        return "en"
-    ours = QTranslator(app)
-    if not ours.load(f"{CATALOGUE}_{wanted}", str(translations_dir())):
-        log.warning("no %s translation in %s; using English", wanted, translations_dir())
-        _current = "en"
-        return "en"
-    # Qt's own strings (standard buttons, context menus) when this Qt build ships them.
-    qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    qtbase = QTranslator(app)
-    if qtbase.load(f"qtbase_{wanted}", qt_dir):
-        app.installTranslator(qtbase)
-        _installed.append(qtbase)
-    app.installTranslator(ours)
-    _installed.append(ours)
-    _current = wanted
+    for translator in new:
+        app.installTranslator(translator)
+        _installed.append(translator)
     return wanted
 
 
@@ -136,12 +127,27 @@ def label_text(label: str) -> str:
     """A class label as shown to people: translated for the shipped models' labels, with a
     capital first letter ("plastic" -> "Plastic") so every view names a class the same way."""
     text = QCoreApplication.translate(LABEL_CONTEXT, label)
+    if text == label:
+        text = _ENGLISH_LABELS.get(label, label)
     return text[:1].upper() + text[1:]
 
 
-def bin_text(text: str) -> str:
-    """A bin's name or instruction from the rules file, translated when it is a shipped one."""
-    return QCoreApplication.translate(BIN_CONTEXT, text)
+def bin_name(target: Bin | BinDecision) -> str:
+    """A bin's name in the UI language: the rules file's translation, else its English name."""
+    return target.name_in(_current)
+
+
+def bin_instruction(target: Bin | BinDecision) -> str:
+    """A bin's one-line instruction in the UI language (English when the file has none)."""
+    return target.instruction_in(_current)
+
+
+def preset_choices() -> list[tuple[str, str]]:
+    """(preset id, display name) pairs for the bin-rule preset chooser, in PRESETS order."""
+    return [
+        (preset, QCoreApplication.translate("BinPresets", str(_PRESET_NAMES.get(preset, preset))))
+        for preset in PRESETS
+    ]
 
 
 def language_choices() -> list[tuple[str, str]]:

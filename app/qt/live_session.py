@@ -21,7 +21,7 @@ from app.core.bins import BinDecision, BinRules
 from app.core.capture import AutoCapture, CaptureState
 from app.core.classifier import Prediction
 from app.core.history import SourceKind
-from app.qt.i18n import label_text
+from app.qt.i18n import bin_name, label_text
 from app.qt.inference_worker import InferenceResult, RGBArray
 from app.qt.recorder import HistoryWriter
 from app.qt.sources import ImageResult
@@ -203,7 +203,7 @@ class LiveSession(QObject):
         if len(self._saved) > 1000:  # only recent results can be re-recorded
             self._saved.pop(next(iter(self._saved)))
         what = label_text(shown.prediction.label)
-        where = self.tr("check") if shown.decision.unsure else shown.decision.name
+        where = self.tr("check") if shown.decision.unsure else bin_name(shown.decision)
         self.status.emit(
             self.tr("Saved #{id}: {label} → {bin}").format(id=record_id, label=what, bin=where),
             "ok",

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core.bins import BinRules
 from app.core.model_info import ModelInfo
-from app.qt.i18n import label_text
+from app.qt.i18n import bin_name, label_text
 
 
 def _format_value(value: Any) -> str:
@@ -72,7 +72,7 @@ class ModelInfoDialog(QDialog):
         self.classes = QListWidget()
         for label in info.labels:
             target = rules.bin_for(label) if rules is not None else None
-            suffix = f"  →  {target.name}" if target is not None else ""
+            suffix = f"  →  {bin_name(target)}" if target is not None else ""
             self.classes.addItem(f"{label_text(label)}{suffix}")
 
         self.details = QTreeWidget()

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.core.bins import BinDecision
 from app.core.classifier import Prediction
-from app.qt.i18n import label_text
+from app.qt.i18n import bin_instruction, bin_name, label_text
 
 UNSURE_BG = "#FFB300"  # amber: "look at this" without meaning "error"
 UNSURE_FG = "#000000"
@@ -173,7 +173,7 @@ class ResultPanel(QWidget):
             # No bin is named: the block only says what to do.
             self.bin_label.setText("")
             self.bin_label.setVisible(False)
-            self.instruction_label.setText(decision.instruction)
+            self.instruction_label.setText(bin_instruction(decision))
             self.confidence_label.setText(
                 self.tr("Best guess: {label} ({percent})").format(
                     label=label_text(prediction.label), percent=percent
@@ -182,9 +182,9 @@ class ResultPanel(QWidget):
         else:
             self.title_label.setText(label_text(prediction.label))
             self._style_title(None, None)
-            self.bin_label.setText(decision.name)
+            self.bin_label.setText(bin_name(decision))
             self.bin_label.setVisible(True)
-            self.instruction_label.setText(decision.instruction)
+            self.instruction_label.setText(bin_instruction(decision))
             self.confidence_label.setText(self.tr("{percent} sure").format(percent=percent))
         self.bin_block.setStyleSheet(
             f"QFrame#binBlock {{ background-color: {decision.colour}; border-radius: 14px; }}"

@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.bins import BinRules, BinRulesError, default_bins_path
+from app.core.bins import BinRules, BinRulesError, preset_path
 from app.core.registry import ModelEntry
 from app.core.settings import Settings
-from app.qt.i18n import label_text, language_choices
+from app.qt.i18n import label_text, language_choices, preset_choices
 from app.qt.widget_helpers import button
 
 RESOLUTIONS: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720), (1920, 1080))
@@ -184,6 +184,7 @@ class SettingsDialog(QDialog):
         return page
 
     def _general_tab(self, s: Settings) -> QWidget:
+        self.preset_combo = QComboBox()
         self.bins_edit = QLineEdit(s.bins_file or "")
         self.bins_edit.setClearButtonEnabled(True)
         self.bins_browse = button(self._browse_bins)
@@ -195,6 +196,7 @@ class SettingsDialog(QDialog):
         self.bins_hint.setWordWrap(True)
         page = QWidget()
         self.general_form = QFormLayout(page)
+        self.general_form.addRow(self._row_label("preset"), self.preset_combo)
         self.general_form.addRow(self._row_label("bins"), bins_row)
         self.general_form.addRow(self.bins_hint)
         self.general_form.addRow(self._row_label("language"), self.language_combo)
@@ -253,11 +255,20 @@ class SettingsDialog(QDialog):
         self._labels["retention"].setText(self.tr("Delete records after:"))
         self.retention_spin.setSuffix(" " + self.tr("days"))
         self.retention_spin.setSpecialValueText(self.tr("Keep forever"))
+        self._labels["preset"].setText(self.tr("Bin rules:"))
+        self.preset_combo.setToolTip(
+            self.tr("Which bins the station sorts into; names follow the language chosen below")
+        )
+        preset = self.preset_combo.currentData() or self._original.bin_preset
+        self.preset_combo.clear()
+        for preset_id, name in preset_choices():
+            self.preset_combo.addItem(name, preset_id)
+        self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(preset)))
         self._labels["bins"].setText(self.tr("Bin rules file:"))
         self.bins_edit.setPlaceholderText(self.tr("Default (bins.json in the data folder)"))
         self.bins_browse.setText(self.tr("Browse…"))
         self.bins_hint.setText(
-            self.tr("A JSON file that maps classes to bins; it is merged over the shipped rules.")
+            self.tr("A JSON file that maps classes to bins; it is merged over the chosen rules.")
         )
         self._labels["language"].setText(self.tr("Language:"))
         language = self.language_combo.currentData() or self._language
@@ -374,6 +385,7 @@ class SettingsDialog(QDialog):
             capture_hold_s=round(self.hold_spin.value(), 1),
             store_thumbnails=self.thumbnails_check.isChecked(),
             retention_days=self.retention_spin.value(),
+            bin_preset=str(self.preset_combo.currentData() or self._original.bin_preset),
             bins_file=bins_file or None,
             language=str(self.language_combo.currentData() or "system"),
         )
@@ -399,7 +411,7 @@ class SettingsDialog(QDialog):
                 )
             else:
                 try:
-                    warning = BinRules.load(default_bins_path(), path).warning
+                    warning = BinRules.load(preset_path(s.bin_preset), path).warning
                 except BinRulesError as exc:
                     warning = str(exc)
                 if warning:

@@ -29,7 +29,7 @@ from app.core.bins import UNSURE_ID, BinRules
 from app.core.history import HistoryError, HistoryStore
 from app.core.stats import Stats, compute, period_bounds
 from app.qt import charts
-from app.qt.i18n import bin_text, label_text
+from app.qt.i18n import bin_name, label_text
 from app.qt.widget_helpers import (
     button,
     debounce_timer,
@@ -235,7 +235,7 @@ class StatsPanel(QWidget):
             found = self._rules.unsure if bin_id == UNSURE_ID else self._rules.bins.get(bin_id)
         if found is None:
             return bin_id, None, None
-        return bin_text(found.name), found.colour, found.text_colour
+        return bin_name(found), found.colour, found.text_colour
 
     # -- exporting ----------------------------------------------------------------------------
 

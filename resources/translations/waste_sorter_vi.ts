@@ -4,7 +4,7 @@
 <context>
     <name>AppController</name>
     <message>
-        <location filename="../../app/qt/controller.py" line="+148"/>
+        <location filename="../../app/qt/controller.py" line="+140"/>
         <source>Ready for the next item</source>
         <translation>Sẵn sàng cho vật phẩm tiếp theo</translation>
     </message>
@@ -24,7 +24,7 @@
         <translation>Đang tải mô hình…</translation>
     </message>
     <message>
-        <location line="+47"/>
+        <location line="+46"/>
         <source>Camera: {m}</source>
         <translation>Camera: {m}</translation>
     </message>
@@ -34,12 +34,12 @@
         <translation>Không dùng được camera</translation>
     </message>
     <message>
-        <location line="+22"/>
+        <location line="+15"/>
         <source>Camera {c:.0f} fps · Model {r:.1f}/s · {l:.0f} ms</source>
         <translation>Camera {c:.0f} khung hình/giây · Mô hình {r:.1f}/giây · {l:.0f} ms</translation>
     </message>
     <message>
-        <location line="+63"/>
+        <location line="+54"/>
         <source>Model: loading {id}…</source>
         <translation>Mô hình: đang tải {id}…</translation>
     </message>
@@ -50,12 +50,12 @@
     </message>
     <message>
         <location line="+3"/>
-        <location line="+83"/>
+        <location line="+87"/>
         <source>Show an item to the camera</source>
         <translation>Hãy đưa vật phẩm vào trước camera</translation>
     </message>
     <message>
-        <location line="-74"/>
+        <location line="-78"/>
         <source>Could not load model {id}: {error}. Still using {current}.</source>
         <translation>Không tải được mô hình {id}: {error}. Vẫn đang dùng {current}.</translation>
     </message>
@@ -65,12 +65,12 @@
         <translation>Mô hình: {id}</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
         <source>Could not load model {id}: {error}</source>
         <translation>Không tải được mô hình {id}: {error}</translation>
     </message>
     <message>
-        <location line="+6"/>
+        <location line="+7"/>
         <source>No model loaded</source>
         <translation>Chưa tải mô hình nào</translation>
     </message>
@@ -81,7 +81,7 @@
     </message>
     <message>
         <location line="+5"/>
-        <location line="+12"/>
+        <location line="+14"/>
         <source>No model is loaded yet</source>
         <translation>Chưa có mô hình nào được tải</translation>
     </message>
@@ -111,7 +111,7 @@
         <translation>Đã xóa {n} bản ghi lịch sử cũ hơn {d} ngày</translation>
     </message>
     <message>
-        <location line="+61"/>
+        <location line="+67"/>
         <source>Settings not saved: {e}</source>
         <translation>Chưa lưu được cài đặt: {e}</translation>
     </message>
@@ -140,76 +140,21 @@
     </message>
 </context>
 <context>
-    <name>Bins</name>
+    <name>BinPresets</name>
     <message>
-        <location filename="../../app/qt/i18n.py" line="+59"/>
-        <source>Paper &amp; cardboard</source>
-        <translation>Giấy và bìa các-tông</translation>
+        <location filename="../../app/qt/i18n.py" line="+67"/>
+        <source>Generic recycling</source>
+        <translation>Tái chế thông dụng</translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>Flatten boxes; remove tape; keep it dry and free of food</source>
-        <translation>Làm phẳng hộp, bóc băng keo; giữ khô ráo và không dính thức ăn</translation>
+        <source>Vietnam (3 streams + hazardous)</source>
+        <translation>Việt Nam (3 nhóm + chất thải nguy hại)</translation>
     </message>
     <message>
         <location line="+1"/>
-        <source>Glass</source>
-        <translation>Thủy tinh</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Empty and rinse; no lids, corks, ceramics or window glass</source>
-        <translation>Đổ hết và tráng sạch; không bỏ nắp, nút bần, đồ gốm sứ hay kính cửa sổ</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Packaging (metal &amp; plastic)</source>
-        <translation>Bao bì (kim loại và nhựa)</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Empty and rinse cans, bottles and tubs; squash them flat</source>
-        <translation>Đổ hết và tráng sạch lon, chai, hộp; ép dẹt lại</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>General waste</source>
-        <translation>Rác thải thông thường</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Not recyclable here; bag it and put it in general waste</source>
-        <translation>Không tái chế được ở đây; cho vào túi và bỏ vào thùng rác thải thông thường</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Not waste — CIFAR-10 demo (vehicle)</source>
-        <translation>Không phải rác — bản demo CIFAR-10 (phương tiện)</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Demo model: vehicles are not waste; switch to the Waste model to sort</source>
-        <translation>Mô hình demo: phương tiện giao thông không phải là rác; hãy chuyển sang mô hình Rác thải để phân loại</translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Not waste — CIFAR-10 demo (animal)</source>
-        <translation>Không phải rác — bản demo CIFAR-10 (động vật)</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Demo model: animals are not waste; switch to the Waste model to sort</source>
-        <translation>Mô hình demo: động vật không phải là rác; hãy chuyển sang mô hình Rác thải để phân loại</translation>
-    </message>
-    <message>
-        <location line="+3"/>
-        <source>Not sure — please check</source>
-        <translation>Chưa chắc chắn — vui lòng kiểm tra</translation>
-    </message>
-    <message>
-        <location line="+1"/>
-        <source>Low confidence: check the item yourself or show it from another angle</source>
-        <translation>Độ tin cậy thấp: hãy tự kiểm tra vật phẩm hoặc đưa vật phẩm vào từ góc khác</translation>
+        <source>EU-style (paper, packaging, glass, bio)</source>
+        <translation>Kiểu EU (giấy, bao bì, thủy tinh, hữu cơ)</translation>
     </message>
 </context>
 <context>
@@ -341,7 +286,7 @@
 <context>
     <name>HistoryPanel</name>
     <message>
-        <location filename="../../app/qt/history_panel.py" line="+121"/>
+        <location filename="../../app/qt/history_panel.py" line="+118"/>
         <location line="+3"/>
         <source>Correct class…</source>
         <translation>Sửa loại…</translation>
@@ -519,7 +464,7 @@
 <context>
     <name>Labels</name>
     <message>
-        <location filename="../../app/qt/i18n.py" line="-38"/>
+        <location filename="../../app/qt/i18n.py" line="-31"/>
         <source>cardboard</source>
         <extracomment>Languages the app ships, as (code, name in that language). &quot;system&quot; follows the OS locale.</extracomment>
         <translation>bìa các-tông</translation>
@@ -548,6 +493,31 @@
         <location line="+1"/>
         <source>trash</source>
         <translation>rác</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>carton</source>
+        <translation>hộp giấy (carton)</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>organic</source>
+        <translation>hữu cơ</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>textile</source>
+        <translation>vải / quần áo</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>battery</source>
+        <translation>pin</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>e_waste</source>
+        <translation>rác điện tử</translation>
     </message>
     <message>
         <location line="+1"/>
@@ -603,7 +573,7 @@
 <context>
     <name>Language</name>
     <message>
-        <location line="+94"/>
+        <location line="+97"/>
         <source>System default</source>
         <translation>Theo hệ thống</translation>
     </message>
@@ -611,7 +581,7 @@
 <context>
     <name>LiveSession</name>
     <message>
-        <location filename="../../app/qt/live_session.py" line="+167"/>
+        <location filename="../../app/qt/live_session.py" line="+171"/>
         <source>Nothing to record yet</source>
         <translation>Chưa có gì để ghi</translation>
     </message>
@@ -626,7 +596,7 @@
         <translation>Đang lưu…</translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+12"/>
         <source>check</source>
         <translation>kiểm tra</translation>
     </message>
@@ -830,7 +800,7 @@
 <context>
     <name>ResultPanel</name>
     <message>
-        <location filename="../../app/qt/result_panel.py" line="+114"/>
+        <location filename="../../app/qt/result_panel.py" line="+109"/>
         <source>Starting…</source>
         <translation>Đang khởi động…</translation>
     </message>
@@ -853,7 +823,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/qt/settings_dialog.py" line="+208"/>
+        <location filename="../../app/qt/settings_dialog.py" line="+210"/>
         <source>Settings</source>
         <translation>Cài đặt</translation>
     </message>
@@ -984,6 +954,16 @@
     </message>
     <message>
         <location line="+1"/>
+        <source>Bin rules:</source>
+        <translation>Quy tắc thùng rác:</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Which bins the station sorts into; names follow the language chosen below</source>
+        <translation>Các thùng mà trạm phân loại vào; tên thùng theo ngôn ngữ chọn bên dưới</translation>
+    </message>
+    <message>
+        <location line="+7"/>
         <source>Bin rules file:</source>
         <translation>Tệp quy tắc thùng rác:</translation>
     </message>
@@ -999,8 +979,8 @@
     </message>
     <message>
         <location line="+2"/>
-        <source>A JSON file that maps classes to bins; it is merged over the shipped rules.</source>
-        <translation>Tệp JSON gán mỗi loại vào một thùng; tệp này được gộp đè lên các quy tắc có sẵn.</translation>
+        <source>A JSON file that maps classes to bins; it is merged over the chosen rules.</source>
+        <translation>Tệp JSON gán các loại vào thùng; tệp này được gộp lên quy tắc đã chọn.</translation>
     </message>
     <message>
         <location line="+2"/>
@@ -1018,7 +998,7 @@
         <translation>Hủy</translation>
     </message>
     <message>
-        <location line="+115"/>
+        <location line="+116"/>
         <source>Choose a camera or type the path of a video file.</source>
         <translation>Hãy chọn một camera hoặc nhập đường dẫn của một tệp video.</translation>
     </message>
@@ -1089,7 +1069,7 @@
 <context>
     <name>StatsPanel</name>
     <message>
-        <location filename="../../app/qt/stats_panel.py" line="+117"/>
+        <location filename="../../app/qt/stats_panel.py" line="+121"/>
         <source>Period:</source>
         <translation>Khoảng thời gian:</translation>
     </message>
@@ -1233,7 +1213,7 @@
 <context>
     <name>window</name>
     <message>
-        <location filename="../../app/qt/application.py" line="+186"/>
+        <location filename="../../app/qt/application.py" line="+231"/>
         <source>The history database was damaged. It was moved to {path} and a new one was started.</source>
         <translation>Cơ sở dữ liệu lịch sử bị hỏng. Tệp cũ đã được chuyển sang {path} và một cơ sở dữ liệu mới đã được tạo.</translation>
     </message>

@@ -1,4 +1,4 @@
-"""Bin rules: the shipped defaults, decisions, thresholds, overrides and validation errors."""
+"""Bin rules: the shipped presets, decisions, thresholds, overrides and validation errors."""
 
 from __future__ import annotations
 
@@ -10,20 +10,32 @@ from typing import Any
 import pytest
 
 from app.core.bins import (
+    DEFAULT_PRESET,
+    HAZARDOUS_ID,
+    PRESETS,
     UNSURE_ID,
     BinRules,
     BinRulesError,
     contrast_ratio,
     default_bins_path,
+    preset_path,
 )
+from app.core.paths import resources_dir
 
 TRASHNET = ("cardboard", "glass", "metal", "paper", "plastic", "trash")
+WASTE = (*TRASHNET, "carton", "organic", "textile", "battery", "e_waste")  # the 11-class model
 CIFAR10 = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+PRESET_FILES = sorted((resources_dir() / "bins").glob("*.json"))
 
 
 @pytest.fixture
 def rules() -> BinRules:
     return BinRules.load(default_bins_path())
+
+
+@pytest.fixture(params=sorted(PRESETS))
+def preset(request: pytest.FixtureRequest) -> BinRules:
+    return BinRules.load(preset_path(request.param))
 
 
 def _default_data() -> dict[str, Any]:
@@ -54,21 +66,77 @@ def test_trashnet_mapping(rules: BinRules) -> None:
     assert names["glass"].name == "Glass"
     assert names["metal"] == names["plastic"]
     assert names["metal"] is not None
-    assert names["metal"].name == "Packaging (metal & plastic)"
+    assert names["metal"].name == "Packaging (metal, plastic & cartons)"
     assert names["trash"] is not None
     assert names["trash"].name == "General waste"
     assert len({b.id for b in names.values() if b}) == 4
 
 
 @pytest.mark.parametrize("label", CIFAR10)
-def test_every_cifar10_label_maps_to_a_not_waste_bin(rules: BinRules, label: str) -> None:
-    target = rules.bin_for(label)
+def test_every_cifar10_label_maps_to_a_not_waste_bin(preset: BinRules, label: str) -> None:
+    target = preset.bin_for(label)
     assert target is not None
     assert "Not waste" in target.name
     assert "CIFAR-10" in target.name
+    assert "CIFAR-10" in target.name_in("vi")
 
 
-def test_colours_are_readable(rules: BinRules) -> None:
+def test_every_preset_file_is_listed_and_loads() -> None:
+    assert {p.name for p in PRESET_FILES} == set(PRESETS.values())
+    assert preset_path(DEFAULT_PRESET) == default_bins_path()
+    for path in PRESET_FILES:
+        assert json.loads(path.read_text(encoding="utf-8"))["schema"] == 2
+        assert BinRules.load(path).warning is None
+    with pytest.raises(ValueError, match="unknown bin preset 'mars'"):
+        preset_path("mars")
+
+
+def test_every_preset_maps_every_shipped_label(preset: BinRules) -> None:
+    unmapped = [label for label in (*WASTE, *CIFAR10) if preset.bin_for(label) is None]
+    assert unmapped == []
+    assert not preset.decide("trash", 0.55).unsure, "trash keeps its lower threshold"
+
+
+@pytest.mark.parametrize("path", PRESET_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("label", ["battery", "e_waste"])
+def test_batteries_and_electronics_are_hazardous_in_every_preset(path: Path, label: str) -> None:
+    """Never a general bin: a battery in household waste starts fires in collection trucks."""
+    rules = BinRules.load(path)
+    target = rules.bin_for(label)
+    assert target is not None, f"{path.name} has no bin for {label}"
+    assert target.id == HAZARDOUS_ID
+    assert target.name.startswith("Hazardous — take to the collection point")
+    assert target.name_in("vi").startswith("Nguy hại — mang đến điểm thu gom")
+    for other in ("trash", "plastic", "metal", "organic"):
+        assert rules.bin_for(other) != target, f"{path.name}: {other} goes to the hazardous bin"
+
+
+def test_every_bin_has_vietnamese_texts(preset: BinRules) -> None:
+    for b in [*preset.bins.values(), preset.unsure]:
+        assert set(b.i18n) == {"vi"}, b.id
+        assert b.name_in("vi") != b.name, f"{b.id}: name not translated"
+        assert b.instruction_in("vi") != b.instruction, f"{b.id}: instruction not translated"
+        assert len(b.instruction_in("vi")) <= 110, b.id
+        assert b.name_in("vi_VN") == b.name_in("vi")
+        assert b.name_in("de") == b.name, "a language the file lacks gets English"
+
+
+def test_presets_differ_where_they_should() -> None:
+    generic, vietnam, eu = (BinRules.load(preset_path(p)) for p in ("generic", "vietnam", "eu"))
+    three = {vietnam.class_bins[label] for label in WASTE} - {HAZARDOUS_ID}
+    assert len(three) == 3, "Vietnam: recyclable, food waste, other"
+    assert vietnam.class_bins["organic"] != vietnam.class_bins["trash"]
+    assert vietnam.class_bins["carton"] == vietnam.class_bins["paper"] == "recyclable"
+    assert eu.class_bins["carton"] == eu.class_bins["plastic"] == "packaging"
+    assert eu.class_bins["paper"] != eu.class_bins["carton"]
+    assert generic.class_bins["carton"] == "packaging"
+    for rules in (generic, eu):
+        assert rules.class_bins["textile"] == "textile"
+        assert rules.class_bins["organic"] == "organic"
+
+
+def test_colours_are_readable(preset: BinRules) -> None:
+    rules = preset
     for b in [*rules.bins.values(), rules.unsure]:
         assert b.text_colour in ("#FFFFFF", "#000000"), b.id
         assert contrast_ratio(b.colour, b.text_colour) >= 4.5, f"{b.id} text is hard to read"
@@ -135,11 +203,13 @@ def test_with_thresholds_returns_a_copy(rules: BinRules) -> None:
         rules.with_thresholds(per_class={"glass": -0.1})
 
 
-def test_to_dict_round_trips(rules: BinRules, tmp_path: Path) -> None:
+def test_to_dict_round_trips(preset: BinRules, tmp_path: Path) -> None:
+    rules = preset
     path = _write(tmp_path / "copy.json", rules.to_dict())
     again = BinRules.load(path)
     assert again.to_dict() == rules.to_dict()
     assert again.decide("trash", 0.55) == rules.decide("trash", 0.55)
+    assert again.bins == rules.bins
 
 
 def test_partial_override_is_merged(tmp_path: Path) -> None:
@@ -165,6 +235,65 @@ def test_partial_override_is_merged(tmp_path: Path) -> None:
     assert rules.decide("cardboard", 0.9).bin_id == "paper"
 
 
+def test_override_translations(tmp_path: Path) -> None:
+    """An override's own wording shows in every language unless it gives the translation."""
+    override = _write(
+        tmp_path / "bins.json",
+        {
+            "bins": {
+                "glass": {"name": "Bottle bank"},
+                "paper": {"instruction": "Bundle it", "i18n": {"vi": {"instruction": "Buộc lại"}}},
+                "general": {"colour": "#37474F"},
+                "hazardous": {"i18n": {"vi": {"name": "Chất thải nguy hại"}}},
+            }
+        },
+    )
+    rules = BinRules.load(default_bins_path(), override)
+    assert rules.warning is None
+    shipped = BinRules.load(default_bins_path())
+    glass, paper = rules.bins["glass"], rules.bins["paper"]
+    assert glass.name_in("vi") == "Bottle bank", "the preset's vi name was for other words"
+    assert glass.instruction_in("vi") == shipped.bins["glass"].instruction_in("vi")
+    assert (paper.instruction_in("vi"), paper.name_in("vi")) == (
+        "Buộc lại",
+        shipped.bins["paper"].name_in("vi"),
+    )
+    assert rules.bins["general"].i18n == shipped.bins["general"].i18n, "colour only: kept"
+    assert rules.bins["hazardous"].name_in("vi") == "Chất thải nguy hại"
+    assert rules.decide("glass", 0.9).name_in("vi") == "Bottle bank"
+    assert shipped.bins["glass"].name_in("vi") == "Thủy tinh", "the preset is not changed"
+
+
+def test_schema_1_override_still_merges(tmp_path: Path) -> None:
+    """An override written for schema 1 (English only) is upgraded and merged as before."""
+    override = _write(
+        tmp_path / "bins.json",
+        {
+            "schema": 1,
+            "default_threshold": 0.65,
+            "bins": {
+                "glass": {"name": "Bottle bank", "colour": "#FDD835"},
+                "bulky": {"name": "Bulky", "colour": "#4E342E", "instruction": "Call the desk"},
+            },
+            "classes": {"metal": {"bin": "bulky"}},
+        },
+    )
+    for preset_id in ("generic", "eu"):
+        rules = BinRules.load(preset_path(preset_id), override)
+        assert rules.warning is None, preset_id
+        assert rules.default_threshold == 0.65
+        assert rules.bins["glass"].name_in("vi") == "Bottle bank"
+        assert rules.decide("metal", 0.9).name_in("vi") == "Bulky"
+        assert rules.decide("battery", 0.9).bin_id == HAZARDOUS_ID
+        assert rules.to_dict()["schema"] == 2
+    # The Vietnamese preset has no glass bin of its own: say so rather than "name missing".
+    rules = BinRules.load(preset_path("vietnam"), override)
+    assert rules.warning is not None
+    assert rules.warning.startswith("bins.json: bins.glass is not a bin of vietnam.json (bins: ")
+    assert rules.warning.endswith("a new bin needs instruction; using the default bin rules")
+    assert rules.to_dict() == BinRules.load(preset_path("vietnam")).to_dict()
+
+
 def test_missing_override_is_silently_ignored(tmp_path: Path) -> None:
     rules = BinRules.load(default_bins_path(), tmp_path / "absent.json")
     assert rules.warning is None
@@ -188,7 +317,13 @@ BROKEN_OVERRIDES: dict[str, tuple[Any, str]] = {
         {"bins": {"unsure": {"name": "x", "colour": "#000000", "instruction": "y"}}},
         "'unsure' is reserved",
     ),
-    "schema": ({"schema": 2}, "schema 2 is not supported"),
+    "schema": ({"schema": 3}, "schema 3 is not supported"),
+    "i18n_language": (
+        {"bins": {"glass": {"i18n": {"Vietnamese": {"name": "x"}}}}},
+        "not a language code",
+    ),
+    "i18n_key": ({"bins": {"glass": {"i18n": {"vi": {"nom": "x"}}}}}, "unknown key 'nom'"),
+    "i18n_empty": ({"unsure": {"i18n": {"vi": {"name": ""}}}}, "unsure.i18n.vi.name must be"),
     "multi_line": ({"bins": {"glass": {"instruction": "a\nb"}}}, "single line"),
 }
 

@@ -18,6 +18,7 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert (settings.camera, settings.model_id, settings.threshold) == ("0", "waste", 0.6)
     assert settings.retention_days == 0
     assert settings.auto_capture is True
+    assert settings.bin_preset == "generic"
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -33,6 +34,7 @@ def test_round_trip(tmp_path: Path) -> None:
         capture_hold_s=2.5,
         store_thumbnails=False,
         retention_days=90,
+        bin_preset="vietnam",
         bins_file="/etc/bins.json",
         language="de",
     )
@@ -90,6 +92,7 @@ def test_wrong_types_fall_back_per_field(tmp_path: Path) -> None:
         "capture_hold_s": 0,
         "store_thumbnails": False,
         "retention_days": -3,
+        "bin_preset": "mars",  # not a shipped preset
         "bins_file": None,
         "language": "fr",
     }
@@ -99,7 +102,7 @@ def test_wrong_types_fall_back_per_field(tmp_path: Path) -> None:
     bad = {w.split("'")[1] for w in warnings}
     assert bad == {
         "resolution", "model_id", "threshold", "class_thresholds", "auto_capture",
-        "capture_sensitivity", "capture_hold_s", "retention_days",
+        "capture_sensitivity", "capture_hold_s", "retention_days", "bin_preset",
     }  # fmt: skip
     assert path.exists()  # a readable file with bad values is not moved
 

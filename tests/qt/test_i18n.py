@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,10 +15,17 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 import app.qt.i18n as i18n
-from app.core.bins import BinRules, default_bins_path
+from app.core.bins import PRESETS, BinRules, default_bins_path
 from app.core.history import HistoryStore
 from app.qt.history_panel import HistoryPanel
-from app.qt.i18n import bin_text, install_translator, label_text, resolve_language
+from app.qt.i18n import (
+    bin_instruction,
+    bin_name,
+    install_translator,
+    label_text,
+    preset_choices,
+    resolve_language,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TS_FILE = REPO / "resources" / "translations" / "waste_sorter_vi.ts"
@@ -36,8 +42,9 @@ def english(qapp: QApplication) -> Iterator[QApplication]:
 def test_switching_language_retranslates_live(
     qtbot: QtBot, english: QApplication, tmp_path: Path
 ) -> None:
+    rules = BinRules.load(default_bins_path())
     with HistoryStore(tmp_path / "h.sqlite3") as store:
-        panel = HistoryPanel(store, BinRules.load(default_bins_path()), ["glass", "paper"])
+        panel = HistoryPanel(store, rules, ["glass", "paper"])
         qtbot.addWidget(panel)
         assert panel.csv_button.text() == "Export CSV…"
         header = panel.model.headerData(2, Qt.Orientation.Horizontal)
@@ -48,11 +55,13 @@ def test_switching_language_retranslates_live(
         assert panel.filters.class_combo.itemText(0) == "Tất cả các loại"
         assert panel.model.headerData(2, Qt.Orientation.Horizontal) == "Loại"
         assert label_text("glass") == "Thủy tinh"
-        assert bin_text("General waste") == "Rác thải thông thường"
+        assert bin_name(rules.bins["general"]) == "Rác thải thông thường"
+        assert panel.model.bin_name("general") == "Rác thải thông thường"
 
         assert install_translator(english, "en") == "en"
         qtbot.waitUntil(lambda: panel.csv_button.text() == "Export CSV…", timeout=2000)
         assert label_text("glass") == "Glass"
+        assert bin_name(rules.bins["general"]) == "General waste"
 
 
 def test_system_language_follows_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,15 +106,33 @@ def test_compiled_catalogue_matches_the_ts_file(english: QApplication) -> None:
     assert checked > 100
 
 
-def test_shipped_bin_texts_are_all_translated(english: QApplication) -> None:
-    """The shipped bins file and the catalogue must not drift apart."""
-    install_translator(english, "vi")
-    data = json.loads(default_bins_path().read_text(encoding="utf-8"))
-    texts = [data["unsure"]["name"], data["unsure"]["instruction"]]
-    for spec in data["bins"].values():
-        texts += [spec["name"], spec["instruction"]]
-    untranslated = [t for t in texts if bin_text(t) == t]
-    assert untranslated == []
+NEW_LABELS = {  # the 11-class waste model's labels beyond TrashNet's: (English, Vietnamese)
+    "carton": ("Carton", "Hộp giấy (carton)"),
+    "organic": ("Organic", "Hữu cơ"),
+    "textile": ("Textile", "Vải / quần áo"),
+    "battery": ("Battery", "Pin"),
+    "e_waste": ("E-waste", "Rác điện tử"),
+}
+
+
+def test_new_waste_labels_and_presets_are_named_in_both_languages(english: QApplication) -> None:
+    assert {label: label_text(label) for label in NEW_LABELS} == {
+        label: en for label, (en, _) in NEW_LABELS.items()
+    }
+    english_presets = dict(preset_choices())
+    assert list(english_presets) == list(PRESETS)
+    assert english_presets["generic"] == "Generic recycling"
+    unsure = BinRules.load(default_bins_path()).unsure
+    assert install_translator(english, "vi") == "vi"
+    assert {label: label_text(label) for label in NEW_LABELS} == {
+        label: vi for label, (_, vi) in NEW_LABELS.items()
+    }
+    vietnamese = dict(preset_choices())
+    assert all(vietnamese[p] != english_presets[p] for p in PRESETS), vietnamese
+    # Bin texts come from the rules file's own translations, not from the catalogue.
+    assert bin_name(unsure) == "Chưa chắc chắn — vui lòng kiểm tra"
+    assert bin_instruction(unsure).startswith("Độ tin cậy thấp")
+    assert label_text("user_label") == "User_label", "other models' labels are shown as given"
 
 
 @pytest.mark.skipif(

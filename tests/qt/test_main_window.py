@@ -360,6 +360,42 @@ def test_settings_dialog_changes_apply_live_and_are_saved(
     assert gui.store.thumbnail(record.id) is None  # privacy: no picture kept
 
 
+def test_bin_preset_and_language_chosen_in_settings_apply_live(
+    qtbot: QtBot, gui_factory: tuple[list[Gui], Plug, DataDir], models: Path
+) -> None:
+    from app.core.settings import load_settings
+    from app.qt.i18n import install_translator
+    from app.qt.settings_dialog import SettingsDialog
+
+    _, _, data = gui_factory
+    # "organic" is a bin of every preset, so this override suits all of them.
+    data.bins_override.write_text(json.dumps({"classes": {"red": "organic"}}))
+    gui = make_gui(qtbot, gui_factory, models)
+    wait_for_result(qtbot, gui)
+    panel = gui.result_panel
+    assert panel.bin_label.text() == "Food & garden waste"
+
+    def choose() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("vietnam"))
+        dialog.language_combo.setCurrentIndex(dialog.language_combo.findData("vi"))
+        dialog.accept()
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        QTimer.singleShot(100, choose)
+        qtbot.keyClick(gui.window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+        qtbot.waitUntil(lambda: panel.bin_label.text() == "Chất thải thực phẩm", timeout=3000)
+        assert panel.instruction_label.text().startswith("Thức ăn thừa")
+        saved, _ = load_settings(data.settings_file)
+        assert (saved.bin_preset, saved.language) == ("vietnam", "vi")
+    finally:
+        install_translator(app, "en")
+    qtbot.waitUntil(lambda: panel.bin_label.text() == "Food waste", timeout=3000)
+
+
 def test_model_info_dialog_and_drop_helpers(
     qtbot: QtBot, gui_factory: tuple[list[Gui], Plug, DataDir], models: Path, tmp_path: Path
 ) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.core.bins import BinRules, default_bins_path
+from app.core.bins import BinRules, default_bins_path, preset_path
 from app.core.classifier import Prediction
+from app.qt.i18n import install_translator
 from app.qt.result_panel import UNSURE_BG, ResultPanel
 
 
@@ -112,3 +114,24 @@ def test_fonts_grow_with_the_panel_and_the_name_fits(qtbot: QtBot) -> None:
     assert big > 2 * small
     metrics = panel.title_label.fontMetrics()
     assert metrics.horizontalAdvance(panel.title_label.text()) <= panel.width()
+
+
+def test_bin_texts_follow_the_ui_language(qtbot: QtBot, qapp: QApplication) -> None:
+    """In Vietnamese the bin, its instruction and "not sure" are Vietnamese, live."""
+    rules = BinRules.load(preset_path("vietnam"))
+    panel = make_panel(qtbot)
+    decision = rules.decide("battery", 0.9)
+    panel.show_prediction(prediction("battery", 0.9), decision)
+    assert panel.bin_label.text() == "Hazardous — take to the collection point"
+    try:
+        assert install_translator(qapp, "vi") == "vi"
+        qtbot.waitUntil(lambda: panel.bin_label.text() == "Nguy hại — mang đến điểm thu gom")
+        assert panel.title_label.text() == "Pin"
+        assert panel.instruction_label.text() == decision.instruction_in("vi")
+        panel.show_prediction(prediction("carton", 0.3), rules.decide("carton", 0.3))
+        assert panel.title_label.text() == "Chưa chắc chắn — vui lòng kiểm tra"
+        assert panel.instruction_label.text() == rules.unsure.instruction_in("vi")
+        assert "Hộp giấy (carton)" in panel.confidence_label.text()
+    finally:
+        install_translator(qapp, "en")
+    qtbot.waitUntil(lambda: panel.instruction_label.text() == rules.unsure.instruction)

@@ -141,6 +141,29 @@ def test_validation_keeps_the_dialog_open_with_clear_messages(
     assert dialog.settings().bins_file == str(good)
 
 
+def test_preset_combo_chooses_the_bin_rules(dialog: SettingsDialog, tmp_path: Path) -> None:
+    combo = dialog.preset_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == ["generic", "vietnam", "eu"]
+    assert combo.currentData() == "generic"
+    assert combo.currentText() == "Generic recycling"
+    combo.setCurrentIndex(combo.findData("vietnam"))
+    dialog.retranslate_ui()  # a language change keeps the choice
+    assert combo.currentData() == "vietnam"
+    assert dialog.current_settings().bin_preset == "vietnam"
+
+    # An override file is checked against the chosen preset: Vietnam has no glass bin.
+    override = tmp_path / "bins.json"
+    override.write_text(json.dumps({"bins": {"glass": {"colour": "#004D40"}}}), encoding="utf-8")
+    dialog.bins_edit.setText(str(override))
+    dialog.accept()
+    assert dialog.result() != QDialog.DialogCode.Accepted
+    assert "not a bin of vietnam.json" in dialog.error_label.text()
+    combo.setCurrentIndex(combo.findData("eu"))
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert (dialog.settings().bin_preset, dialog.settings().bins_file) == ("eu", str(override))
+
+
 def test_missing_bins_file_is_reported(dialog: SettingsDialog, tmp_path: Path) -> None:
     dialog.bins_edit.setText(str(tmp_path / "nope.json"))
     dialog.accept()

@@ -89,7 +89,7 @@ def test_numbers_and_charts_for_today(panel: StatsPanel) -> None:
     assert panel.bin_series.slices()[0].label() == "50 %"  # glass: 2 of 4
     assert slices["Glass: 2"] == (2.0, QColor("#2E7D32"))
     assert slices["Paper & cardboard: 1"][1] == QColor("#1565C0")
-    assert "Packaging (metal & plastic): 1" in slices
+    assert "Packaging (metal, plastic & cartons): 1" in slices
 
     assert panel.time_view.chart().title() == "Items per hour"
     hours = bar_values(panel.time_series)  # type: ignore[arg-type]
