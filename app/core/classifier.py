@@ -39,6 +39,10 @@ class Prediction:
     model_id: str
     model_version: str
     elapsed_ms: float
+    # Models with a novelty output (metadata ``novelty``): the score, and whether it is above
+    # the model's threshold -- the item looks unlike every class the model knows.
+    novelty: float | None = None
+    novel: bool = False
 
 
 class Classifier:
@@ -55,6 +59,7 @@ class Classifier:
         self.info: ModelInfo = ModelInfo.from_onnx_metadata(metadata, self.path)
         self._input_name, self._static_batch = self._validate_graph()
         self._output_name: str = self._session.get_outputs()[0].name
+        self._novelty_name, self._novelty_threshold = self._novelty_output()
         spec = self.info.input
         self._mean = np.asarray(spec.mean, dtype=np.float32)
         self._std = np.asarray(spec.std, dtype=np.float32)
@@ -109,6 +114,16 @@ class Classifier:
             )
         return node.name, batch
 
+    def _novelty_output(self) -> tuple[str | None, float]:
+        spec = self.info.novelty
+        if spec is None:
+            return None, float("inf")
+        names = [o.name for o in self._session.get_outputs()]
+        if spec["output"] not in names:
+            raise self._fail(f"metadata names novelty output {spec['output']!r}, but the graph "
+                             f"has only {', '.join(names)}")
+        return str(spec["output"]), float(spec["threshold"])
+
     def preprocess(self, rgb: RGBArray) -> FloatArray:
         """The exact tensor fed to the model for one image, with a batch dimension of 1.
 
@@ -143,16 +158,30 @@ class Classifier:
             began = time.perf_counter()
             tensors = [self.preprocess(img) for img in chunk]
             batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors, axis=0)
-            probs = self._run(batch)
+            probs, novelty = self._run(batch)
             elapsed = (time.perf_counter() - began) * 1000.0 / len(chunk)
-            results.extend(self._prediction(row, top_k, elapsed) for row in probs)
+            results.extend(
+                self._prediction(row, top_k, elapsed, None if novelty is None else novelty[i])
+                for i, row in enumerate(probs)
+            )
         return results
 
-    def _run(self, batch: FloatArray) -> npt.NDArray[np.float64]:
+    def _run(
+        self, batch: FloatArray
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+        names = [self._output_name]
+        if self._novelty_name is not None:
+            names.append(self._novelty_name)
         try:
-            raw = self._session.run([self._output_name], {self._input_name: batch})[0]
+            outputs = self._session.run(names, {self._input_name: batch})
         except Exception as exc:  # onnxruntime raises its own pybind11 exception types
             raise self._fail(f"inference failed ({_first_line(exc)})") from None
+        raw = outputs[0]
+        novelty = None
+        if self._novelty_name is not None:
+            novelty = np.asarray(outputs[1], dtype=np.float64).reshape(len(batch), -1)[:, 0]
+            # A NaN score says nothing about the item: treat it as novel, never as familiar.
+            novelty = np.where(np.isfinite(novelty), novelty, np.inf)
         out = np.asarray(raw, dtype=np.float64).reshape(len(batch), -1)
         if out.shape[1] != self.info.num_classes:
             raise self._fail(
@@ -169,10 +198,14 @@ class Classifier:
         if not np.all(totals > 0):
             raise self._fail("model produced all-zero probabilities")
         probs: npt.NDArray[np.float64] = out / totals
-        return probs
+        return probs, novelty
 
     def _prediction(
-        self, probs: npt.NDArray[np.float64], top_k: int, elapsed_ms: float
+        self,
+        probs: npt.NDArray[np.float64],
+        top_k: int,
+        elapsed_ms: float,
+        novelty: float | None = None,
     ) -> Prediction:
         labels = self.info.labels
         k = max(1, min(int(top_k), len(labels)))
@@ -186,6 +219,8 @@ class Classifier:
             model_id=self.info.id,
             model_version=self.info.version,
             elapsed_ms=elapsed_ms,
+            novelty=None if novelty is None else float(novelty),
+            novel=novelty is not None and not novelty <= self._novelty_threshold,
         )
 
 

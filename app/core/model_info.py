@@ -7,12 +7,14 @@ The training exporter writes it with :meth:`ModelInfo.to_metadata`; the app read
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 METADATA_KEY = "waste_sorter"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added the optional embedding, novelty and unsure_threshold entries
+SUPPORTED_SCHEMAS = (1, 2)
 LAYOUTS = ("NHWC", "NCHW")
 COLORS = ("RGB", "BGR")
 PREPROCESSING = ("in_graph", "external")
@@ -47,6 +49,12 @@ class ModelInfo:
     output: str = "probabilities"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Optional (schema 2): a second output with pooled features {"output", "dim", ...}; a
+    # third with a novelty score {"output", "threshold", ...} (above it: unlike every class);
+    # and the confidence threshold chosen for this model from its risk/coverage curve.
+    embedding: dict[str, Any] | None = None
+    novelty: dict[str, Any] | None = None
+    unsure_threshold: float | None = None
     source: Path | None = None
 
     @property
@@ -84,9 +92,10 @@ class ModelInfo:
         def fail(problem: str) -> ModelError:
             return ModelError(f"{source.name}: {problem}")
 
-        schema = data.get("schema", SCHEMA_VERSION)
-        if schema != SCHEMA_VERSION:
-            raise fail(f"metadata schema {schema!r} is not supported (expected {SCHEMA_VERSION})")
+        schema = data.get("schema", 1)
+        if schema not in SUPPORTED_SCHEMAS:
+            raise fail(f"metadata schema {schema!r} is not supported (expected one of "
+                       f"{', '.join(map(str, SUPPORTED_SCHEMAS))})")
         for key in ("id", "version", "labels", "input"):
             if key not in data:
                 raise fail(f"metadata has no '{key}'")
@@ -134,6 +143,17 @@ class ModelInfo:
         output = str(data.get("output", "probabilities"))
         if output not in OUTPUTS:
             raise fail(f"output {output!r} is not one of {OUTPUTS}")
+        embedding = _optional_output(data.get("embedding"), "embedding", fail)
+        novelty = _optional_output(data.get("novelty"), "novelty", fail)
+        if novelty is not None:
+            threshold = novelty.get("threshold")
+            if (isinstance(threshold, bool) or not isinstance(threshold, int | float)
+                    or not math.isfinite(threshold)):
+                raise fail("'novelty.threshold' must be a finite number")
+        unsure = data.get("unsure_threshold")
+        if unsure is not None and (isinstance(unsure, bool) or not isinstance(unsure, int | float)
+                                   or not 0.0 <= float(unsure) <= 1.0):
+            raise fail("'unsure_threshold' must be a number between 0 and 1")
         return cls(
             id=str(data["id"]),
             name=str(data.get("name", data["id"])),
@@ -143,8 +163,19 @@ class ModelInfo:
             output=output,
             training=dict(data.get("training") or {}),
             metrics=dict(data.get("metrics") or {}),
+            embedding=embedding,
+            novelty=novelty,
+            unsure_threshold=None if unsure is None else float(unsure),
             source=source,
         )
+
+
+def _optional_output(value: Any, key: str, fail: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("output"), str):
+        raise fail(f"'{key}' must be an object naming its 'output'")
+    return dict(value)
 
 
 def _triple(value: Any) -> tuple[float, float, float]:

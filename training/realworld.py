@@ -1,0 +1,270 @@
+"""``python -m training realworld features|fit|export``: the real-world waste model.
+
+One run directory holds everything: ``data.json`` (datasets, split per image, group per image),
+``features/`` (frozen backbone features per view, :mod:`training.feature_views`), ``fit/``
+(heads, calibration, novelty detector and the evaluation reports) and ``export/``.
+
+    python -m training realworld features --run-dir runs/realworld          # hours on 2 cores
+    python -m training realworld fit --run-dir runs/realworld                # minutes
+    python -m training realworld export --run-dir runs/realworld --out models/waste.onnx
+
+``features`` resumes where it stopped (each (backbone, view) file is written once complete).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from training.config import UserError, shared_root
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKBONES = ("efficientnet_lite0", "mobilenet_v2")
+DEFAULT_VIEWS = 6
+INPUT_SIZE = (224, 224)
+SEED = 42
+
+
+def _datasets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    if args.data:
+        return [(Path(p).name, Path(p)) for p in args.data]
+    root = shared_root() / "data"
+    return [("trashnet", root / "trashnet"), ("waste-wild", root / "waste-wild")]
+
+
+def prepare_run(run_dir: Path, datasets: list[tuple[str, Path]], cache_dir: Path,
+                *, val_fraction: float = 0.15, test_fraction: float = 0.15) -> Any:
+    """Decode (cached), validate and split; ``data.json`` fixes the split for the run."""
+    from training.data import prepare, write_report
+    from training.multisource import MultiSource, split_by_class_and_group
+
+    source = MultiSource(datasets)
+    prep = prepare(source, INPUT_SIZE, cache_dir)
+    write_report(prep, run_dir)
+    data_file = run_dir / "data.json"
+    keys = [s.key for s in prep.samples]
+    labels = [s.label for s in prep.samples]
+    groups = [source.groups[k] for k in keys]
+    if data_file.is_file():
+        data = json.loads(data_file.read_text(encoding="utf-8"))
+        if set(data["items"]) != set(keys):
+            raise UserError(f"{data_file}: made from other images; use a new --run-dir")
+    else:
+        split = split_by_class_and_group(keys, labels, groups, val_fraction, test_fraction, SEED)
+        data = {
+            "datasets": {n: str(p) for n, p in datasets},
+            "classes": sorted(set(labels)),
+            "input_size": list(INPUT_SIZE),
+            "seed": SEED,
+            "items": {k: {"label": y, "group": g, "split": split[k], "sha256": prep.sha256[k]}
+                      for k, y, g in zip(keys, labels, groups, strict=True)},
+        }
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = data_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.replace(data_file)
+    return prep, data
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from training.feature_views import compute, open_cache
+    from training.run import default_cache_dir
+
+    run_dir = args.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    prep, _ = prepare_run(run_dir, _datasets(args), args.cache_dir or default_cache_dir())
+    cache = open_cache(run_dir / "features", prep)
+    timing_file = run_dir / "features" / "timing.json"
+    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    views = list(range(args.views))
+    # View 0 and the mirror of every backbone first, so fitting can start early.
+    for group in (views[:2], views[2:]):
+        for backbone in args.backbones:
+            began = time.perf_counter()
+            took = compute(cache, prep, backbone, group, batch_size=args.batch_size)
+            for view, seconds in took.items():
+                timing[f"{backbone}_v{view}"] = round(seconds, 1)
+            timing_file.write_text(json.dumps(timing, indent=1), encoding="utf-8")
+            if took:
+                log.info("%s views %s: %.0f s", backbone, group, time.perf_counter() - began)
+    print(f"features of {len(cache.keys)} images in {cache.folder}")
+    return 0
+
+
+def _recipe(args: argparse.Namespace) -> Any:
+    from training.realworld_fit import Recipe
+
+    return Recipe(backbones=tuple(args.backbones), c=args.c, views=tuple(range(args.views)),
+                  source_power=args.source_power, novelty_k=args.novelty_k,
+                  novelty_keep=args.novelty_keep, max_risk=args.max_risk)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit the shipped head, then the LOSO and LOCO runs; reports in RUN/fit/."""
+    from training import heads
+    from training.realworld_fit import Bank, fit, judge, loco, loso, recipe_dict
+    from training.realworld_report import write_reports
+
+    bank = Bank.open(args.run_dir)
+    recipe = _recipe(args)
+    out = args.run_dir / "fit"
+    out.mkdir(parents=True, exist_ok=True)
+    timing: dict[str, float] = {}
+    began = time.perf_counter()
+    model = fit(bank, recipe, bank.rows("train"), bank.rows("val"))
+    timing["fit_s"] = round(time.perf_counter() - began, 1)
+    heads.save(out / "head.npz", head=model.head, novelty=model.novelty)
+    test = bank.rows("test")
+    trashnet_test = test[bank.groups[test] == "trashnet"]
+    results: dict[str, Any] = {
+        "recipe": recipe_dict(recipe), "classes": list(bank.classes),
+        "threshold": model.threshold, "temperature": model.head.temperature,
+        "novelty_threshold": model.novelty.threshold, "risk_coverage_val": model.curve,
+        "val": judge(bank, model, bank.rows("val"), full=True),
+        "test": judge(bank, model, test, full=True),
+        "test_trashnet": judge(bank, model, trashnet_test, full=True),
+        "test_by_group": {g: judge(bank, model, test[bank.groups[test] == g])
+                          for g in sorted(set(bank.groups[test]))},
+    }
+    if not args.skip_field:
+        began = time.perf_counter()
+        results["loso"] = loso(bank, recipe)
+        timing["loso_s"] = round(time.perf_counter() - began, 1)
+        began = time.perf_counter()
+        results["loco"] = loco(bank, recipe)
+        timing["loco_s"] = round(time.perf_counter() - began, 1)
+    results["timing"] = timing
+    (out / "metrics.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    write_reports(results, out)
+    print(f"wrote {out / 'report.md'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The fitted head and the backbones as one ONNX file with metadata."""
+    import shutil
+
+    import numpy as np
+
+    from training import heads
+    from training.realworld_export import export
+    from training.run import default_cache_dir, now_iso
+
+    fit_dir = args.run_dir / "fit"
+    metrics = json.loads((fit_dir / "metrics.json").read_text(encoding="utf-8"))
+    recipe = metrics["recipe"]
+    head = heads.load(fit_dir / "head.npz", "head", heads.LinearHead)
+    novelty = heads.load(fit_dir / "head.npz", "novelty", heads.Novelty)
+    prep, data = prepare_run(args.run_dir, [(n, Path(p)) for n, p in data_sets(args.run_dir)],
+                             args.cache_dir or default_cache_dir())
+    items = data["items"]
+    val_keys = [s.key for s in prep.samples if items[s.key]["split"] == "val"]
+    train_keys = [s.key for s in prep.samples if items[s.key]["split"] == "train"]
+    val_images = np.asarray(prep.images[sorted(prep.rows[k] for k in val_keys)])
+    pick = np.random.default_rng(0).permutation(len(train_keys))[:256]
+    calibration = (np.asarray(prep.images[sorted(prep.rows[train_keys[i]] for i in pick)])
+                   if args.quantize else None)
+    classes = tuple(metrics["classes"])
+    summary = {k: metrics[k] for k in ("val", "test", "test_trashnet") if k in metrics}
+    short = {k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1", "unsure_rate",
+                                              "confidently_wrong", "ece")}
+             for k, v in summary.items()}
+    if "loso" in metrics:
+        o = metrics["loso"]["overall"]
+        short["leave_one_source_out"] = {m: round(o[m], 4) for m in (
+            "accuracy", "unsure_rate", "confidently_wrong", "ece")}
+    if "loco" in metrics:
+        short["leave_one_class_out"] = {"unknown_unsure_rate": round(
+            metrics["loco"]["mean_unsure_rate"], 4)}
+    info_fields = {
+        "id": args.id, "name": args.name, "version": args.version,
+        "training": {"dataset": "+".join(data["datasets"]), "backbone": "+".join(
+            recipe["backbones"]), "head": "softmax regression on frozen features",
+            "recipe": recipe, "data_sha256": _data_digest(data), "created": now_iso()},
+        "metrics": short,
+    }
+    report = export(backbones=tuple(recipe["backbones"]), head=head, novelty=novelty,
+                    threshold=float(metrics["threshold"]), classes=classes,
+                    input_size=INPUT_SIZE, val_images=val_images, calibration=calibration,
+                    folder=args.run_dir / "export", info_fields=info_fields)
+    chosen = "int8" if args.quantize else "fp32"
+    (args.run_dir / "export" / "export.json").write_text(json.dumps(report, indent=1),
+                                                          encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(report["variants"][chosen]["path"], args.out)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def data_sets(run_dir: Path) -> list[tuple[str, str]]:
+    data = json.loads((run_dir / "data.json").read_text(encoding="utf-8"))
+    return list(data["datasets"].items())
+
+
+def _data_digest(data: dict[str, Any]) -> str:
+    import hashlib
+
+    listing = json.dumps(sorted((k, v["sha256"], v["split"]) for k, v in data["items"].items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training realworld",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    f = sub.add_parser("features", help="decode, split and cache frozen backbone features")
+    f.add_argument("--run-dir", type=Path, required=True, metavar="DIR")
+    f.add_argument("--data", type=Path, nargs="+", metavar="PATH",
+                   help="class-per-folder datasets (a manifest.csv gives groups); default "
+                        "../shared/data/trashnet and ../shared/data/waste-wild")
+    f.add_argument("--cache-dir", type=Path, metavar="DIR")
+    f.add_argument("--backbones", type=lambda s: s.split(","), default=list(DEFAULT_BACKBONES))
+    f.add_argument("--views", type=int, default=DEFAULT_VIEWS,
+                   help="0 = image, 1 = mirror, 2.. = station augmentations")
+    f.add_argument("--batch-size", type=int, default=64)
+    f.set_defaults(func=cmd_features)
+
+    t = sub.add_parser("fit", help="fit the head; leave-one-source/class-out reports")
+    t.add_argument("--run-dir", type=Path, required=True, metavar="DIR")
+    t.add_argument("--backbones", type=lambda s: s.split(","), default=list(DEFAULT_BACKBONES))
+    t.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="use views 0..N-1")
+    t.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
+    t.add_argument("--source-power", type=float, default=0.5)
+    t.add_argument("--novelty-k", type=int, default=128)
+    t.add_argument("--novelty-keep", type=float, default=0.95)
+    t.add_argument("--max-risk", type=float, default=0.02,
+                   help="confidently wrong share allowed on validation (picks the threshold)")
+    t.add_argument("--skip-field", action="store_true", help="no LOSO / LOCO runs")
+    t.set_defaults(func=cmd_fit)
+
+    x = sub.add_parser("export", help="write the ONNX model with its metadata")
+    x.add_argument("--run-dir", type=Path, required=True, metavar="DIR")
+    x.add_argument("--out", type=Path, required=True)
+    x.add_argument("--id", default="waste")
+    x.add_argument("--name", default="Waste (real-world, 11 classes)")
+    x.add_argument("--version", required=True)
+    x.add_argument("--quantize", action="store_true", help="INT8 backbones")
+    x.add_argument("--cache-dir", type=Path, metavar="DIR")
+    x.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    raise SystemExit(main())
