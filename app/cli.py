@@ -239,7 +239,9 @@ def _classify(args: argparse.Namespace) -> int:
                     _emit_error(out, item, args.json)
                     continue
                 prediction = next(predictions)
-                decision = rules.decide(prediction.label, prediction.confidence)
+                decision = rules.decide(
+                    prediction.label, prediction.confidence, novel=prediction.novel
+                )
                 if store is not None:
                     thumb = encode_jpeg(item.image) if settings.store_thumbnails else None
                     _record(store, item.path, prediction, decision, thumb)

@@ -181,12 +181,13 @@ class BinRules:
         bin_id = self.class_bins.get(label)
         return self.bins[bin_id] if bin_id is not None else None
 
-    def decide(self, label: str, confidence: float) -> BinDecision:
-        """The bin for ``label``, or ``unsure`` when the label is unknown or the confidence is
-        below its threshold (or not a number)."""
+    def decide(self, label: str, confidence: float, *, novel: bool = False) -> BinDecision:
+        """The bin for ``label``, or ``unsure`` when the label is unknown, the confidence is
+        below its threshold (or not a number), or the model's novelty detector says the item
+        is unlike every class it knows (``novel``)."""
         threshold = self.threshold_for(label)
         target = self.bin_for(label)
-        if target is None or not confidence >= threshold:
+        if target is None or novel or not confidence >= threshold:
             return _decision(self.unsure, True, threshold, target.id if target else None)
         return _decision(target, False, threshold, target.id)
 

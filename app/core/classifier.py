@@ -120,8 +120,10 @@ class Classifier:
             return None, float("inf")
         names = [o.name for o in self._session.get_outputs()]
         if spec["output"] not in names:
-            raise self._fail(f"metadata names novelty output {spec['output']!r}, but the graph "
-                             f"has only {', '.join(names)}")
+            raise self._fail(
+                f"metadata names novelty output {spec['output']!r}, but the graph "
+                f"has only {', '.join(names)}"
+            )
         return str(spec["output"]), float(spec["threshold"])
 
     def preprocess(self, rgb: RGBArray) -> FloatArray:

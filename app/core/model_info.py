@@ -94,8 +94,10 @@ class ModelInfo:
 
         schema = data.get("schema", 1)
         if schema not in SUPPORTED_SCHEMAS:
-            raise fail(f"metadata schema {schema!r} is not supported (expected one of "
-                       f"{', '.join(map(str, SUPPORTED_SCHEMAS))})")
+            raise fail(
+                f"metadata schema {schema!r} is not supported (expected one of "
+                f"{', '.join(map(str, SUPPORTED_SCHEMAS))})"
+            )
         for key in ("id", "version", "labels", "input"):
             if key not in data:
                 raise fail(f"metadata has no '{key}'")
@@ -147,12 +149,18 @@ class ModelInfo:
         novelty = _optional_output(data.get("novelty"), "novelty", fail)
         if novelty is not None:
             threshold = novelty.get("threshold")
-            if (isinstance(threshold, bool) or not isinstance(threshold, int | float)
-                    or not math.isfinite(threshold)):
+            if (
+                isinstance(threshold, bool)
+                or not isinstance(threshold, int | float)
+                or not math.isfinite(threshold)
+            ):
                 raise fail("'novelty.threshold' must be a finite number")
         unsure = data.get("unsure_threshold")
-        if unsure is not None and (isinstance(unsure, bool) or not isinstance(unsure, int | float)
-                                   or not 0.0 <= float(unsure) <= 1.0):
+        if unsure is not None and (
+            isinstance(unsure, bool)
+            or not isinstance(unsure, int | float)
+            or not 0.0 <= float(unsure) <= 1.0
+        ):
             raise fail("'unsure_threshold' must be a number between 0 and 1")
         return cls(
             id=str(data["id"]),

@@ -100,7 +100,9 @@ class LiveSession(QObject):
         self.rules = rules
         if self._shown is not None:
             shown = self._shown
-            decision = rules.decide(shown.prediction.label, shown.prediction.confidence)
+            decision = rules.decide(
+                shown.prediction.label, shown.prediction.confidence, novel=shown.prediction.novel
+            )
             self._shown = _Shown(
                 shown.key, shown.frame, shown.prediction, decision, shown.source, shown.source_kind
             )
@@ -124,7 +126,9 @@ class LiveSession(QObject):
         if self._still:
             return
         prediction = result.prediction
-        decision = self.rules.decide(prediction.label, prediction.confidence)
+        decision = self.rules.decide(
+            prediction.label, prediction.confidence, novel=prediction.novel
+        )
         self._shown = _Shown(
             (result.source, result.seq),
             result.frame,
@@ -156,7 +160,9 @@ class LiveSession(QObject):
             self.capture_progress.emit(None)
             self.still_mode_changed.emit(True)
         prediction = item.prediction
-        decision = self.rules.decide(prediction.label, prediction.confidence)
+        decision = self.rules.decide(
+            prediction.label, prediction.confidence, novel=prediction.novel
+        )
         source = str(item.path)
         self._shown = _Shown((source, 0), item.frame, prediction, decision, source, "file")
         self.still_shown.emit(item.frame, item.path.name)
