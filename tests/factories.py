@@ -152,6 +152,7 @@ def make_onnx_model(
     output_classes: int | None = None,
     gain: float | None = None,
     weights: np.ndarray | None = None,
+    novelty_threshold: float | None = None,
 ) -> Path:
     """Write a tiny real ONNX classifier and return its path.
 
@@ -161,6 +162,8 @@ def make_onnx_model(
     ``raw_metadata`` replaces the metadata properties entirely (e.g. ``{}`` for none).
     ``output_classes`` makes the graph emit a different class count than ``labels``.
     ``weights`` (3 x classes, in the model's channel order) replaces the default MatMul.
+    ``novelty_threshold`` adds the schema-2 outputs ``embedding`` (the channel means) and
+    ``novelty`` (their mean over channels, 0..255: a bright image is "novel") with metadata.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -188,11 +191,21 @@ def make_onnx_model(
     if output == "probabilities":
         nodes.append(helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1))
         out_name = "probabilities"
+    outputs = [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [batch, classes])]
+    if novelty_threshold is not None:
+        nodes += [
+            helper.make_node("Identity", ["channel_means"], ["embedding"]),
+            helper.make_node("ReduceMean", ["channel_means"], ["novelty"], axes=[1]),
+        ]
+        outputs += [
+            helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [batch, 3]),
+            helper.make_tensor_value_info("novelty", TensorProto.FLOAT, [batch, 1]),
+        ]
     graph = helper.make_graph(
         nodes,
         "waste_sorter_test",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, in_shape)],
-        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [batch, classes])],
+        outputs,
         initializer=[numpy_helper.from_array(np.asarray(weights, np.float32), "weights")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -211,6 +224,10 @@ def make_onnx_model(
             model_id=model_id,
             version=version,
         )
+        if novelty_threshold is not None:
+            meta["schema"] = 2
+            meta["embedding"] = {"output": "embedding", "dim": 3}
+            meta["novelty"] = {"output": "novelty", "threshold": novelty_threshold}
         for key, value in (metadata or {}).items():
             if key == "input" and isinstance(value, Mapping):
                 meta["input"].update(value)

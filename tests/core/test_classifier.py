@@ -264,3 +264,58 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(ModelError, match="folder"):
         Classifier(folder)
+
+
+# ------------------------------------------------------------------ schema 2: novelty output
+
+
+def test_novelty_output_flags_items_unlike_every_class(tmp_path: Path) -> None:
+    """A schema-2 model's novelty score travels with the prediction; above the model's
+    threshold the item is ``novel`` and the bin decision says "Not sure" whatever the
+    confidence."""
+    from app.core.bins import BinRules, default_bins_path
+
+    # novelty = mean pixel value: dark red (mean 40) is familiar, white (255) is novel
+    waste = ("cardboard", "glass", "metal")  # labels the shipped bin rules know
+    clf = Classifier(make_onnx_model(tmp_path / "m.onnx", waste, novelty_threshold=100.0))
+    assert clf.info.novelty is not None and clf.info.embedding is not None
+    familiar, strange = clf.predict_batch([solid_rgb((120, 0, 0)), solid_rgb((255, 255, 255))])
+    assert familiar.novelty == pytest.approx(40.0, abs=0.5) and not familiar.novel
+    assert strange.novelty == pytest.approx(255.0, abs=0.5) and strange.novel
+    rules = BinRules.load(default_bins_path()).with_thresholds(0.0)
+    assert not rules.decide(familiar.label, familiar.confidence, novel=familiar.novel).unsure
+    assert rules.decide(strange.label, 0.99, novel=strange.novel).unsure
+
+
+def test_schema1_model_has_no_novelty(tmp_path: Path) -> None:
+    prediction = Classifier(make_onnx_model(tmp_path / "m.onnx", LABELS)).predict(
+        solid_rgb(RED)
+    )
+    assert prediction.novelty is None and not prediction.novel
+
+
+def test_novelty_metadata_naming_a_missing_output_is_refused(tmp_path: Path) -> None:
+    path = make_onnx_model(
+        tmp_path / "m.onnx",
+        LABELS,
+        metadata={"schema": 2, "novelty": {"output": "nope", "threshold": 1.0}},
+    )
+    with pytest.raises(ModelError, match="novelty output 'nope'"):
+        Classifier(path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"novelty": {"output": "novelty", "threshold": "high"}}, "novelty.threshold"),
+        ({"novelty": ["novelty"]}, "'novelty' must be an object"),
+        ({"unsure_threshold": 1.5}, "unsure_threshold"),
+        ({"schema": 3}, "schema 3 is not supported"),
+    ],
+)
+def test_malformed_schema2_metadata_is_refused(
+    tmp_path: Path, entry: dict[str, Any], message: str
+) -> None:
+    path = make_onnx_model(tmp_path / "m.onnx", LABELS, metadata={"schema": 2, **entry})
+    with pytest.raises(ModelError, match=message):
+        Classifier(path)
