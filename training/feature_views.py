@@ -66,7 +66,8 @@ def open_cache(folder: Path, prep: Prepared) -> ViewCache:
 
 
 def compute(cache: ViewCache, prep: Prepared, backbone: str, views: list[int], *,
-            batch_size: int = 64, seed: int = 0) -> dict[int, float]:
+            batch_size: int = 64, seed: int = 0,
+            weights: str | None = "default") -> dict[int, float]:
     """Fill in the missing views of ``backbone``; returns seconds per computed view."""
     from training.backbones import build_backbone
     from training.station_augment import StationAugment
@@ -75,7 +76,11 @@ def compute(cache: ViewCache, prep: Prepared, backbone: str, views: list[int], *
     if not todo:
         return {}
     height, width = prep.images.shape[1:3]
-    model = build_backbone(backbone, input_shape=(height, width, 3))
+    if weights is None:  # untrained (tests): the same numbers at export time
+        import keras
+
+        keras.utils.set_random_seed(0)
+    model = build_backbone(backbone, input_shape=(height, width, 3), weights=weights)
     rows = np.array([prep.rows[k] for k in cache.keys])
     pool_rows = np.random.default_rng(seed).choice(rows, size=min(512, len(rows)), replace=False)
     augment = StationAugment(np.asarray(prep.images[np.sort(pool_rows)]), seed=seed)

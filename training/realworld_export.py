@@ -37,18 +37,21 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("probabilities", "embedding", "novelty")
 PARITY_TOLERANCE = 1e-4
+FEATURE_TOLERANCE = 5e-3  # the cache is float16
 
 
 def build_keras(backbones: tuple[str, ...], head: LinearHead, novelty: Novelty,
-                input_size: tuple[int, int]) -> Any:
+                input_size: tuple[int, int], weights: str | None = "default") -> Any:
     import keras
 
     from training.backbones import build_backbone
 
     height, width = input_size
+    if weights is None:  # untrained (tests): the same numbers as training.feature_views
+        keras.utils.set_random_seed(0)
     image = keras.Input((height, width, 3), name="image")
-    pooled = [build_backbone(b, input_shape=(height, width, 3), name_prefix=f"{b}_")(image)
-              for b in backbones]
+    pooled = [build_backbone(b, input_shape=(height, width, 3), name_prefix=f"{b}_",
+                             weights=weights)(image) for b in backbones]
     features = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(
         name="embedding")(pooled)
     w, b = head.folded()
@@ -158,12 +161,13 @@ def quantize(fp32: Path, out: Path, calibration: np.ndarray) -> None:
 def export(*, backbones: tuple[str, ...], head: LinearHead, novelty: Novelty,
            threshold: float, classes: tuple[str, ...], input_size: tuple[int, int],
            val_images: np.ndarray, calibration: np.ndarray | None, folder: Path,
-           info_fields: dict[str, Any]) -> dict[str, Any]:
+           info_fields: dict[str, Any], weights: str | None = "default",
+           val_features: np.ndarray | None = None) -> dict[str, Any]:
     """Write ``folder/model_fp32.onnx`` (and ``model_int8.onnx`` when ``calibration`` is
     given) with metadata; returns parity, sizes and latencies of each variant."""
     import onnx
 
-    model = build_keras(backbones, head, novelty, input_size)
+    model = build_keras(backbones, head, novelty, input_size, weights)
     keras_out = [np.concatenate(p) for p in zip(*[
         [np.asarray(t) for t in model.predict_on_batch(val_images[i:i + 32].astype(np.float32))]
         for i in range(0, len(val_images), 32)], strict=True)]
@@ -179,6 +183,14 @@ def export(*, backbones: tuple[str, ...], head: LinearHead, novelty: Novelty,
     parity = {"images": len(val_images), "max_rel_diff": diffs, "top1_disagreements": disagree}
     if disagree or max(diffs.values()) > PARITY_TOLERANCE:
         raise ExportError(f"Keras and ONNX Runtime disagree: {parity}; nothing exported")
+    if val_features is not None:
+        # The head was fitted on cached features: the graph must compute the same ones.
+        drift = float(np.abs(onnx_out[1] - val_features).max()
+                      / max(1.0, float(np.abs(val_features).max())))
+        parity["embedding_vs_cache_rel_diff"] = drift
+        if drift > FEATURE_TOLERANCE:
+            raise ExportError(f"the exported graph's features differ from the cached ones the "
+                              f"head was fitted on (relative {drift:.2e}); nothing exported")
     variants = {"fp32": fp32}
     if calibration is not None:
         int8 = folder / "model_int8.onnx"

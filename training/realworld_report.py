@@ -34,8 +34,9 @@ def render(results: dict[str, Any]) -> str:
         "", "## Held-out splits", "", HEADER,
         _outcome_row("validation (threshold chosen here)", results["val"]),
         _outcome_row("test", results["test"]),
-        _outcome_row("test, TrashNet images only", results["test_trashnet"]),
     ]
+    if "test_trashnet" in results:
+        lines.append(_outcome_row("test, TrashNet images only", results["test_trashnet"]))
     lines += [_outcome_row(f"test, {g}", o) for g, o in results["test_by_group"].items()]
     if "loso" in results:
         lines += ["", "## Leave one source out", "",
