@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -239,9 +240,7 @@ def _classify(args: argparse.Namespace) -> int:
                     _emit_error(out, item, args.json)
                     continue
                 prediction = next(predictions)
-                decision = rules.decide(
-                    prediction.label, prediction.confidence, novel=prediction.novel
-                )
+                decision = rules.decide_prediction(prediction)
                 if store is not None:
                     thumb = encode_jpeg(item.image) if settings.store_thumbnails else None
                     _record(store, item.path, prediction, decision, thumb)
@@ -279,6 +278,9 @@ def _emit(out: TextIO, item: _Item, prediction: Any, decision: Any, as_json: boo
             ],
             "bin": decision.bin_id,
             "error": None,
+            # below its threshold, flagged unfamiliar by the model, or a class with no bin
+            "unsure": bool(decision.unsure),
+            "novelty": _finite(prediction.novelty),
         }
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
@@ -287,13 +289,16 @@ def _emit(out: TextIO, item: _Item, prediction: Any, decision: Any, as_json: boo
     out.flush()
 
 
+def _finite(value: float | None) -> float | None:
+    """A score for JSON: JSON has no infinity (an unreadable novelty score is infinite)."""
+    return round(float(value), 6) if value is not None and math.isfinite(value) else None
+
+
 def _emit_error(out: TextIO, item: _Item, as_json: bool) -> None:
     if as_json:
-        row = dict.fromkeys(("label", "confidence", "top_k", "bin"))
-        out.write(
-            json.dumps({"path": str(item.path), **row, "error": item.error}, ensure_ascii=False)
-            + "\n"
-        )
+        row = {"path": str(item.path), **dict.fromkeys(("label", "confidence", "top_k", "bin"))}
+        row |= {"error": item.error, "unsure": None, "novelty": None}
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         out.write(f"{item.path}\tERROR: {item.error}\n")
     out.flush()

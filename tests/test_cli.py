@@ -16,6 +16,7 @@ from tests.factories import KIND_SUFFIX, MALFORMED_KINDS, VALID_KINDS, make_onnx
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["red", "green", "blue"]
+JSON_KEYS = {"path", "label", "confidence", "top_k", "bin", "error", "unsure", "novelty"}
 
 
 def run_cli(
@@ -68,8 +69,14 @@ def test_malformed_corpus_one_line_per_file(model: Path, corpus, data_dir: Path)
         assert 0.0 <= float(row["confidence"]) <= 1.0  # type: ignore[arg-type]
         assert next(t["label"] for t in row["top_k"]) == row["label"]  # type: ignore[index,union-attr]
         assert row["bin"]
+        assert set(row) == JSON_KEYS
+        assert row["unsure"] is True, "the test labels have no bin"
+        assert row["novelty"] is None, "a schema-1 model has no novelty detector"
     for path in bad:
         row = rows[str(path)]
+        assert set(row) == JSON_KEYS
+        assert row["unsure"] is None
+        assert row["novelty"] is None
         assert isinstance(row["error"], str)
         assert row["error"]
         assert "\n" not in row["error"]
@@ -117,6 +124,65 @@ def test_classify_uses_the_bin_preset_and_reports_a_broken_override(
     assert result.returncode == 0, result.stderr
     assert parse_lines(result.stdout)[str(red)]["bin"] == "unsure"
     assert "warning: bins.json: classes.red refers to unknown bin 'glass'" in result.stderr
+
+
+def _solid(path: Path, colour: tuple[int, int, int]) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), colour).save(path)
+    return path
+
+
+# The tiny model's classes in a bin of the generic preset, so that only thresholds and
+# novelty make an answer unsure.
+COLOUR_BINS = {"classes": {"red": "glass", "green": "glass", "blue": "glass"}}
+
+
+def test_an_item_the_model_flags_novel_is_unsure_even_when_confident(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # novelty = the image's mean pixel value: dark red (66.7) is familiar, bright red (83.3)
+    # is not; both are "red" with confidence above 0.9999.
+    model = make_onnx_model(tmp_path / "novel.onnx", LABELS, novelty_threshold=75.0)
+    (data_dir / "bins.json").write_text(json.dumps(COLOUR_BINS))
+    familiar = _solid(tmp_path / "familiar.png", (200, 0, 0))
+    strange = _solid(tmp_path / "strange.png", (250, 0, 0))
+    result = run_cli("classify", "--json", "--model", model, familiar, strange, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    rows = parse_lines(result.stdout)
+    ok, novel = rows[str(familiar)], rows[str(strange)]
+    assert (ok["label"], ok["bin"], ok["unsure"]) == ("red", "glass", False)
+    assert ok["novelty"] == pytest.approx(200 / 3, abs=0.5)
+    assert (novel["label"], novel["bin"], novel["unsure"]) == ("red", "unsure", True)
+    assert float(novel["confidence"]) > 0.9999  # type: ignore[arg-type]
+    assert novel["novelty"] == pytest.approx(250 / 3, abs=0.5)
+
+    text = run_cli("classify", "--model", model, strange, data_dir=data_dir)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.rstrip("\n").endswith("\tUNSURE - check")
+
+
+def test_the_models_recommended_threshold_applies_unless_the_user_chose_one(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    # Dark red is "red" with confidence ~0.99991: below this (strict) recommendation.
+    model = make_onnx_model(
+        tmp_path / "calibrated.onnx", LABELS, metadata={"schema": 2, "unsure_threshold": 0.99995}
+    )
+    (data_dir / "bins.json").write_text(json.dumps(COLOUR_BINS))
+    red = _solid(tmp_path / "red.png", (200, 0, 0))
+    settings = data_dir / "settings.json"
+
+    def unsure() -> object:
+        result = run_cli("classify", "--json", "--model", model, red, data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        return parse_lines(result.stdout)[str(red)]["unsure"]
+
+    assert unsure() is True  # no settings file: the model's recommendation
+    settings.write_text(json.dumps({"schema": 1, "threshold": 0.6}))  # the old default
+    assert unsure() is True
+    settings.write_text(json.dumps({"schema": 1, "threshold": 0.9}))  # chosen by the user
+    assert unsure() is False
 
 
 def test_usage_errors_exit_one(model: Path, tmp_path: Path, data_dir: Path) -> None:

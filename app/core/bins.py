@@ -5,6 +5,12 @@ always valid (a test says so). A user override (``bins.json`` in the data direct
 on top of the chosen preset field by field, so it may change only one colour or threshold. A
 broken override never stops the app: the preset is used and :attr:`BinRules.warning` says why.
 
+Which confidence is enough (:meth:`BinRules.threshold_for`), first match wins: the class's own
+threshold (from the settings or the rules file), the overall threshold the user chose in the
+settings, the threshold the model recommends (its metadata ``unsure_threshold``, measured on
+its validation data), the rules file's ``default_threshold``. The shipped presets set no
+per-class thresholds: what suits one model's classes does not suit another's.
+
 Bin names and instructions are English; ``"i18n": {"vi": {"name": ..., "instruction": ...}}``
 beside them gives other languages (:meth:`Bin.name_in`). An override that changes a bin's
 English text without giving its translations shows its own text in every language, as schema 1
@@ -20,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from app.core.paths import resources_dir
 
@@ -32,6 +38,7 @@ HAZARDOUS_ID = "hazardous"
 #: Shipped bin-rule presets: id -> file in ``resources/bins``.
 PRESETS: dict[str, str] = {"generic": "default.json", "vietnam": "vietnam.json", "eu": "eu.json"}
 DEFAULT_PRESET = "generic"
+DEFAULT_THRESHOLD = 0.6  # a rules file's default_threshold when it gives none
 MIN_TEXT_CONTRAST = 3.0  # WCAG AA for large text: bin names are drawn large and bold
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _TOP_KEYS = {"schema", "description", "default_threshold", "bins", "unsure", "classes"}
@@ -46,6 +53,19 @@ class BinRulesError(Exception):
 
 
 Translations = Mapping[str, Mapping[str, str]]  # language -> {"name": ..., "instruction": ...}
+
+
+class Scored(Protocol):
+    """What :meth:`BinRules.decide_prediction` reads from a prediction."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def novel(self) -> bool: ...
+    @property
+    def model_threshold(self) -> float | None: ...
 
 
 def _text_in(i18n: Translations, language: str, key: str, english: str) -> str:
@@ -80,7 +100,7 @@ class BinDecision:
     colour: str
     instruction: str
     unsure: bool
-    threshold: float
+    threshold: float  # the threshold that was applied to this item
     text_colour: str = "#FFFFFF"
     suggested_bin_id: str | None = None
     i18n: Translations = field(default_factory=dict, hash=False)
@@ -95,13 +115,16 @@ class BinDecision:
 
 @dataclass(frozen=True)
 class BinRules:
-    default_threshold: float
+    default_threshold: float  # the rules file's: used when the model recommends none
     bins: Mapping[str, Bin]
     unsure: Bin
     class_bins: Mapping[str, str]
     class_thresholds: Mapping[str, float] = field(default_factory=dict)
     source: Path | None = None
     warning: str | None = None
+    # The overall threshold chosen in the settings (:meth:`with_thresholds`); None = follow
+    # the model's recommendation. Not part of the rules file.
+    overall_threshold: float | None = None
 
     @classmethod
     def load(cls, default_path: str | Path, override_path: str | Path | None = None) -> BinRules:
@@ -140,7 +163,7 @@ class BinRules:
             raise fail("top level must be a JSON object")
         _no_unknown_keys(data, _TOP_KEYS, "top level", fail)
         default_threshold = _threshold(
-            data.get("default_threshold", 0.6), "default_threshold", fail
+            data.get("default_threshold", DEFAULT_THRESHOLD), "default_threshold", fail
         )
         raw_bins = data.get("bins")
         if not isinstance(raw_bins, dict) or not raw_bins:
@@ -173,44 +196,70 @@ class BinRules:
                 )
         return cls(default_threshold, bins, unsure, class_bins, thresholds, source)
 
-    def threshold_for(self, label: str) -> float:
-        return self.class_thresholds.get(label, self.default_threshold)
+    def threshold_for(self, label: str, model_threshold: float | None = None) -> float:
+        """The confidence ``label`` needs: its own threshold, else the overall one chosen in
+        the settings, else ``model_threshold`` (the model's recommendation), else the rules
+        file's default."""
+        for threshold in (self.class_thresholds.get(label), self.overall_threshold):
+            if threshold is not None:
+                return threshold
+        return self.default_threshold if model_threshold is None else model_threshold
 
     def bin_for(self, label: str) -> Bin | None:
         """The bin a label maps to regardless of confidence (``None`` if unknown)."""
         bin_id = self.class_bins.get(label)
         return self.bins[bin_id] if bin_id is not None else None
 
-    def decide(self, label: str, confidence: float, *, novel: bool = False) -> BinDecision:
+    def decide(
+        self,
+        label: str,
+        confidence: float,
+        *,
+        novel: bool = False,
+        model_threshold: float | None = None,
+    ) -> BinDecision:
         """The bin for ``label``, or ``unsure`` when the label is unknown, the confidence is
-        below its threshold (or not a number), or the model's novelty detector says the item
-        is unlike every class it knows (``novel``)."""
-        threshold = self.threshold_for(label)
+        below its threshold (:meth:`threshold_for`; or not a number), or the model's novelty
+        detector says the item is unlike every class it knows (``novel``)."""
+        threshold = self.threshold_for(label, model_threshold)
         target = self.bin_for(label)
         if target is None or novel or not confidence >= threshold:
             return _decision(self.unsure, True, threshold, target.id if target else None)
         return _decision(target, False, threshold, target.id)
 
+    def decide_prediction(self, prediction: Scored) -> BinDecision:
+        """:meth:`decide` for a classifier's prediction (its label, confidence, novelty flag
+        and the model's recommended threshold)."""
+        return self.decide(
+            prediction.label,
+            prediction.confidence,
+            novel=prediction.novel,
+            model_threshold=prediction.model_threshold,
+        )
+
     def with_thresholds(
         self, default: float | None = None, per_class: Mapping[str, float] | None = None
     ) -> BinRules:
-        """A copy with a new default threshold and/or per-class thresholds replaced."""
+        """A copy with the settings' thresholds: ``default`` is the overall threshold the user
+        chose (it wins over the model's recommendation); ``None`` leaves it as it is (on loaded
+        rules: follow the model). ``per_class`` replaces those classes' thresholds."""
 
         def fail(problem: str) -> ValueError:
             return ValueError(problem)
 
-        new_default = (
-            self.default_threshold
+        overall = (
+            self.overall_threshold
             if default is None
             else _threshold(default, "default threshold", fail)
         )
         thresholds = dict(self.class_thresholds)
         for label, value in (per_class or {}).items():
             thresholds[label] = _threshold(value, f"threshold for {label!r}", fail)
-        return replace(self, default_threshold=new_default, class_thresholds=thresholds)
+        return replace(self, overall_threshold=overall, class_thresholds=thresholds)
 
     def to_dict(self) -> dict[str, Any]:
-        """The rules as JSON-ready data in the file format (round-trips via :meth:`from_dict`)."""
+        """The rules as JSON-ready data in the file format (round-trips via :meth:`from_dict`);
+        the settings' overall threshold is not part of it."""
 
         def bin_dict(b: Bin) -> dict[str, Any]:
             spec: dict[str, Any] = {

@@ -43,6 +43,9 @@ class Prediction:
     # the model's threshold -- the item looks unlike every class the model knows.
     novelty: float | None = None
     novel: bool = False
+    # The confidence threshold the model recommends (metadata ``unsure_threshold``, chosen on
+    # its validation risk/coverage curve); None when it gives none.
+    model_threshold: float | None = None
 
 
 class Classifier:
@@ -223,6 +226,7 @@ class Classifier:
             elapsed_ms=elapsed_ms,
             novelty=None if novelty is None else float(novelty),
             novel=novelty is not None and not novelty <= self._novelty_threshold,
+            model_threshold=self.info.unsure_threshold,
         )
 
 

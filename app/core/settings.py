@@ -4,6 +4,10 @@ Loading never fails: a missing file gives the defaults, a broken one is moved as
 can still recover it) and replaced by the defaults, and a field of the wrong type or out of range
 falls back to that field's default; each such event is returned as a warning. Unknown keys are
 ignored so that an older app can read a newer file. Saving is atomic (temp file, fsync, replace).
+
+Files carry ``"schema"``; an older one is upgraded step by step on load (:data:`_UPGRADES`)
+and written back in the current schema the next time the settings are saved. A file without
+``schema`` was written by hand and is read as current.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from app.core.bins import DEFAULT_PRESET, PRESETS
 
 log = logging.getLogger(__name__)
 
-SETTINGS_SCHEMA = 1
+SETTINGS_SCHEMA = 2  # 2: threshold None = the model's recommended threshold
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ class Settings:
     camera: str = "0"  # a device index ("0") or a video file/URL
     resolution: tuple[int, int] | None = None  # (width, height); None = camera default
     model_id: str = "waste"
-    threshold: float = 0.6  # below it a prediction is "unsure"
+    # Below it a prediction is "unsure". None = the model's recommendation (its metadata
+    # ``unsure_threshold``), else the bin rules' default_threshold.
+    threshold: float | None = None
     class_thresholds: dict[str, float] = field(default_factory=dict)  # label -> threshold
     auto_capture: bool = True
     capture_sensitivity: float = 0.5  # 0..1; higher captures on smaller changes
@@ -110,7 +116,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "camera": (_camera, False),
     "resolution": (_resolution, True),
     "model_id": (_text, False),
-    "threshold": (_probability, False),
+    "threshold": (_probability, True),
     "class_thresholds": (_class_thresholds, False),
     "auto_capture": (_boolean, False),
     "capture_sensitivity": (_probability, False),
@@ -137,6 +143,33 @@ def _move_aside(path: Path) -> Path | None:
     return target
 
 
+def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 always stored an overall threshold; 0.6 was its default, which the user most
+    likely never chose, so it becomes "the model's recommendation". Other values were chosen."""
+    upgraded = {**data, "schema": 2}
+    old = data.get("threshold")
+    if isinstance(old, int | float) and not isinstance(old, bool) and old == 0.6:
+        upgraded["threshold"] = None
+    return upgraded
+
+
+# schema -> step that returns the data in the next schema
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_schema_1}
+
+
+def _upgrade(data: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """``data`` in :data:`SETTINGS_SCHEMA`; a newer schema is read as it is (unknown keys are
+    ignored), an unreadable one as current with a warning."""
+    schema = data.get("schema", SETTINGS_SCHEMA)
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        warnings.append(f"setting 'schema' has an invalid value {schema!r}; reading it as current")
+        return data
+    while schema < SETTINGS_SCHEMA:
+        data = _UPGRADES[schema](data)
+        schema = data["schema"]
+    return data
+
+
 def load_settings(path: Path) -> tuple[Settings, list[str]]:
     """The settings stored at ``path`` and user-readable warnings about what was wrong."""
     defaults = Settings()
@@ -157,8 +190,9 @@ def load_settings(path: Path) -> tuple[Settings, list[str]]:
         log.warning(warning)
         return defaults, [warning]
 
-    values: dict[str, Any] = {}
     warnings: list[str] = []
+    data = _upgrade(data, warnings)
+    values: dict[str, Any] = {}
     for name, (validate, nullable) in _FIELDS.items():
         if name not in data:
             continue

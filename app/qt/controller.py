@@ -19,7 +19,7 @@ import numpy as np
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Slot
 from PySide6.QtWidgets import QApplication, QDialog
 
-from app.core.bins import BinRules
+from app.core.bins import BinRules, BinRulesError
 from app.core.capture import threshold_for_sensitivity
 from app.core.model_info import ModelInfo
 from app.core.registry import ModelEntry
@@ -431,12 +431,23 @@ class AppController(QObject):
         cameras = [str(c.index) for c in self.cameras]
         if self.camera_spec not in cameras:
             cameras.append(self.camera_spec)
-        dialog = SettingsDialog(self.settings, cameras, self.entries, self.window)
+        dialog = SettingsDialog(
+            self.settings, cameras, self.entries, self.window, rules=self._rules_alone()
+        )
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
                 self.apply_settings(dialog.settings())
         finally:
             dialog.deleteLater()  # a child of the window: would otherwise live until exit
+
+    def _rules_alone(self) -> BinRules | None:
+        """The bin rules without the settings' thresholds: what the settings dialog shows an
+        unticked class would get from the rules file."""
+        plain = dataclasses.replace(self.settings, threshold=None, class_thresholds={})
+        try:
+            return self._make_rules(plain)
+        except (BinRulesError, ValueError):  # a bins_file that cannot be read
+            return None
 
     def apply_settings(self, new: Settings) -> None:
         """Apply what changed and save; the camera and model switch in the background."""

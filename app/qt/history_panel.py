@@ -257,6 +257,8 @@ class HistoryPanel(QWidget):
 
     def correct_records(self, ids: Sequence[int], label: str) -> None:
         """Store the operator's class and its bin; the model's answer is kept beside it."""
+        # The operator is sure: confidence 1.0 passes every threshold (no model is involved),
+        # so only a class without a bin goes to "unsure".
         bin_id = self._rules.decide(label, 1.0).bin_id
 
         def run() -> None:

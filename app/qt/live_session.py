@@ -100,9 +100,7 @@ class LiveSession(QObject):
         self.rules = rules
         if self._shown is not None:
             shown = self._shown
-            decision = rules.decide(
-                shown.prediction.label, shown.prediction.confidence, novel=shown.prediction.novel
-            )
+            decision = rules.decide_prediction(shown.prediction)
             self._shown = _Shown(
                 shown.key, shown.frame, shown.prediction, decision, shown.source, shown.source_kind
             )
@@ -126,9 +124,7 @@ class LiveSession(QObject):
         if self._still:
             return
         prediction = result.prediction
-        decision = self.rules.decide(
-            prediction.label, prediction.confidence, novel=prediction.novel
-        )
+        decision = self.rules.decide_prediction(prediction)
         self._shown = _Shown(
             (result.source, result.seq),
             result.frame,
@@ -160,9 +156,7 @@ class LiveSession(QObject):
             self.capture_progress.emit(None)
             self.still_mode_changed.emit(True)
         prediction = item.prediction
-        decision = self.rules.decide(
-            prediction.label, prediction.confidence, novel=prediction.novel
-        )
+        decision = self.rules.decide_prediction(prediction)
         source = str(item.path)
         self._shown = _Shown((source, 0), item.frame, prediction, decision, source, "file")
         self.still_shown.emit(item.frame, item.path.name)

@@ -1,4 +1,5 @@
-"""What the active model is: name, version, classes, training data and measured quality."""
+"""What the active model is: name, version, classes, training data and measured quality,
+the confidence threshold it recommends and whether it can tell unfamiliar items."""
 
 from __future__ import annotations
 
@@ -68,6 +69,25 @@ class ModelInfoDialog(QDialog):
             self.tr("Input"),
             QLabel(f"{spec.width}x{spec.height} {spec.color} {spec.layout}, {spec.preprocessing}"),
         )
+        recommended = info.unsure_threshold
+        self.threshold_label = QLabel(
+            self.tr("Not given") if recommended is None else f"{round(recommended * 100)} %"
+        )
+        self.threshold_label.setToolTip(
+            self.tr(
+                "The confidence threshold chosen for this model from its measured errors on "
+                "validation images; Settings use it unless you set your own"
+            )
+        )
+        form.addRow(self.tr("Recommended threshold"), self.threshold_label)
+        self.novelty_label = QLabel(self.tr("Yes") if info.novelty is not None else self.tr("No"))
+        self.novelty_label.setToolTip(
+            self.tr(
+                "A model that detects unfamiliar items answers “Not sure” for things unlike "
+                "every class it knows, however confident it is"
+            )
+        )
+        form.addRow(self.tr("Detects unfamiliar items"), self.novelty_label)
 
         self.classes = QListWidget()
         for label in info.labels:

@@ -2,6 +2,10 @@
 
 It edits a copy of :class:`Settings`; ``settings()`` returns the new one after ``accept``.
 Values are checked on OK and problems are shown in the dialog, which then stays open.
+
+The overall threshold follows the chosen model's recommendation (``threshold=None``) unless
+the user unticks that and sets one; each class may have its own (:mod:`app.core.bins` gives
+the order in which they apply).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.bins import BinRules, BinRulesError, preset_path
+from app.core.bins import DEFAULT_THRESHOLD, BinRules, BinRulesError, preset_path
+from app.core.model_info import ModelInfo
 from app.core.registry import ModelEntry
 from app.core.settings import Settings
 from app.qt.i18n import label_text, language_choices, preset_choices
@@ -51,7 +56,11 @@ def percent_spin(value: float) -> QSpinBox:
 
 
 class SettingsDialog(QDialog):
-    """Edits ``settings``; ``cameras`` are camera specs ("0", "1", or a video path)."""
+    """Edits ``settings``; ``cameras`` are camera specs ("0", "1", or a video path).
+
+    ``models`` give each model's labels and recommended threshold; ``rules`` (the bin rules
+    without the settings' thresholds) give the rules file's default and per-class thresholds.
+    """
 
     def __init__(
         self,
@@ -66,6 +75,10 @@ class SettingsDialog(QDialog):
         self._original = settings
         # Per-class thresholds of the bin rules apply where the settings set none.
         self._rule_thresholds = dict(rules.class_thresholds) if rules is not None else {}
+        self._rules_default = rules.default_threshold if rules is not None else DEFAULT_THRESHOLD
+        # The user's own overall threshold (percent), kept while the recommendation is ticked.
+        own = settings.threshold
+        self._own_threshold = None if own is None else round(own * 100)
         self._models = list(models)
         self._thresholds = dict(settings.class_thresholds)  # kept across model switches
         self._result = settings
@@ -151,9 +164,17 @@ class SettingsDialog(QDialog):
                 item.setToolTip(entry.error or "")
         index = self.model_combo.findData(s.model_id)
         self.model_combo.setCurrentIndex(max(0, index))
-        self.model_combo.currentIndexChanged.connect(self._fill_class_table)
-        self.threshold_spin = percent_spin(s.threshold)
+        self.model_combo.currentIndexChanged.connect(self._on_model_changed)
+        own = s.threshold
+        self.threshold_spin = percent_spin(self._recommended() if own is None else own)
+        self.threshold_spin.setEnabled(own is not None)
         self.threshold_spin.valueChanged.connect(lambda _v: self._sync_default_thresholds())
+        self.recommended_check = QCheckBox()
+        self.recommended_check.setChecked(own is None)
+        self.recommended_check.toggled.connect(self._on_recommended_toggled)
+        threshold_row = QHBoxLayout()
+        threshold_row.addWidget(self.threshold_spin)
+        threshold_row.addWidget(self.recommended_check, 1)
         self.class_table = QTableWidget(0, 2)
         self.class_table.verticalHeader().hide()
         self.class_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -163,7 +184,7 @@ class SettingsDialog(QDialog):
         page = QWidget()
         self.model_form = QFormLayout(page)
         self.model_form.addRow(self._row_label("model"), self.model_combo)
-        self.model_form.addRow(self._row_label("threshold"), self.threshold_spin)
+        self.model_form.addRow(self._row_label("threshold"), threshold_row)
         self.model_form.addRow(self.class_hint)
         self.model_form.addRow(self.class_table)
         return page
@@ -240,6 +261,13 @@ class SettingsDialog(QDialog):
         self.threshold_spin.setToolTip(
             self.tr("Below this confidence the station asks the operator to check the item")
         )
+        self.recommended_check.setToolTip(
+            self.tr(
+                "The threshold chosen for this model from its measured errors on validation "
+                "images; it changes with the model"
+            )
+        )
+        self._show_recommendation()
         self.class_hint.setText(
             self.tr("Tick a class to give it its own threshold instead of the overall one.")
         )
@@ -287,11 +315,47 @@ class SettingsDialog(QDialog):
 
     # -- per-class thresholds -------------------------------------------------------------------
 
-    def _model_labels(self) -> list[str]:
+    def _model_info(self) -> ModelInfo | None:
+        """The model chosen in the combo box (None when it cannot be read)."""
         for entry in self._models:
-            if entry.id == self.model_combo.currentData() and entry.info is not None:
-                return list(entry.info.labels)
-        return []
+            if entry.id == self.model_combo.currentData():
+                return entry.info
+        return None
+
+    def _model_labels(self) -> list[str]:
+        info = self._model_info()
+        return list(info.labels) if info is not None else []
+
+    # -- overall threshold ------------------------------------------------------------------
+
+    def _recommended(self) -> float:
+        """The overall threshold when the user sets none: the chosen model's recommendation,
+        else the bin rules' default."""
+        info = self._model_info()
+        if info is not None and info.unsure_threshold is not None:
+            return info.unsure_threshold
+        return self._rules_default
+
+    def _show_recommendation(self) -> None:
+        """The checkbox names the recommended value; while ticked the spin box shows it."""
+        percent = round(self._recommended() * 100)
+        self.recommended_check.setText(
+            self.tr("Use the model's recommendation ({value} %)").format(value=percent)
+        )
+        if self.recommended_check.isChecked():
+            self.threshold_spin.setValue(percent)
+
+    def _on_recommended_toggled(self, follow: bool) -> None:
+        self.threshold_spin.setEnabled(not follow)
+        if follow:
+            self._own_threshold = self.threshold_spin.value()
+            self._show_recommendation()
+        elif self._own_threshold is not None:  # back to what the user had set
+            self.threshold_spin.setValue(self._own_threshold)
+
+    def _on_model_changed(self) -> None:
+        self._show_recommendation()
+        self._fill_class_table()
 
     def _fill_class_table(self) -> None:
         self._store_table()
@@ -331,7 +395,8 @@ class SettingsDialog(QDialog):
             self._sync_default_thresholds()
 
     def _default_for(self, label: str) -> float:
-        """The threshold an unticked class gets: its bin rule's, else the overall one."""
+        """The threshold an unticked class gets: its bin rule's, else the overall one (the
+        spin box shows the model's recommendation while that is ticked)."""
         return self._rule_thresholds.get(label, self.threshold_spin.value() / 100)
 
     def _sync_default_thresholds(self) -> None:
@@ -378,7 +443,9 @@ class SettingsDialog(QDialog):
             camera=self.camera_spec(),
             resolution=self._resolutions[max(0, self.resolution_combo.currentIndex())],
             model_id=str(self.model_combo.currentData() or self._original.model_id),
-            threshold=self.threshold_spin.value() / 100,
+            threshold=(
+                None if self.recommended_check.isChecked() else self.threshold_spin.value() / 100
+            ),
             class_thresholds=dict(sorted(self._thresholds.items())),
             auto_capture=self.auto_check.isChecked(),
             capture_sensitivity=self.sensitivity_slider.value() / 100,

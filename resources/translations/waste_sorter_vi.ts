@@ -111,7 +111,7 @@
         <translation>Đã xóa {n} bản ghi lịch sử cũ hơn {d} ngày</translation>
     </message>
     <message>
-        <location line="+67"/>
+        <location line="+78"/>
         <source>Settings not saved: {e}</source>
         <translation>Chưa lưu được cài đặt: {e}</translation>
     </message>
@@ -333,7 +333,7 @@
         <translation>Lưu ảnh thu nhỏ của các bản ghi đã sửa, mỗi loại một thư mục</translation>
     </message>
     <message>
-        <location line="+169"/>
+        <location line="+171"/>
         <source>Delete records</source>
         <translation>Xóa bản ghi</translation>
     </message>
@@ -732,7 +732,7 @@
 <context>
     <name>ModelInfoDialog</name>
     <message>
-        <location filename="../../app/qt/model_info_dialog.py" line="+55"/>
+        <location filename="../../app/qt/model_info_dialog.py" line="+56"/>
         <source>Model: {name}</source>
         <translation>Mô hình: {name}</translation>
     </message>
@@ -762,7 +762,42 @@
         <translation>Đầu vào</translation>
     </message>
     <message>
-        <location line="+11"/>
+        <location line="+5"/>
+        <source>Not given</source>
+        <translation>Không có</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>The confidence threshold chosen for this model from its measured errors on validation images; Settings use it unless you set your own</source>
+        <translation>Ngưỡng độ tin cậy được chọn cho mô hình này dựa trên sai số đo được trên ảnh kiểm định; phần Cài đặt dùng ngưỡng này trừ khi bạn tự đặt ngưỡng riêng</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Recommended threshold</source>
+        <translation>Ngưỡng khuyến nghị</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Yes</source>
+        <translation>Có</translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>No</source>
+        <translation>Không</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>A model that detects unfamiliar items answers “Not sure” for things unlike every class it knows, however confident it is</source>
+        <translation>Mô hình nhận biết được vật phẩm lạ sẽ trả lời “Chưa chắc chắn” với những thứ không giống loại nào mà nó biết, dù độ tin cậy cao đến đâu</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Detects unfamiliar items</source>
+        <translation>Nhận biết vật phẩm lạ</translation>
+    </message>
+    <message>
+        <location line="+9"/>
         <source>Item</source>
         <translation>Mục</translation>
     </message>
@@ -823,7 +858,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/qt/settings_dialog.py" line="+210"/>
+        <location filename="../../app/qt/settings_dialog.py" line="+231"/>
         <source>Settings</source>
         <translation>Cài đặt</translation>
     </message>
@@ -913,7 +948,12 @@
         <translation>Dưới độ tin cậy này, trạm sẽ yêu cầu nhân viên kiểm tra vật phẩm</translation>
     </message>
     <message>
-        <location line="+3"/>
+        <location line="+4"/>
+        <source>The threshold chosen for this model from its measured errors on validation images; it changes with the model</source>
+        <translation>Ngưỡng được chọn cho mô hình này dựa trên sai số đo được trên ảnh kiểm định; ngưỡng thay đổi theo mô hình</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Tick a class to give it its own threshold instead of the overall one.</source>
         <translation>Đánh dấu một loại để đặt ngưỡng riêng cho loại đó thay cho ngưỡng chung.</translation>
     </message>
@@ -998,7 +1038,12 @@
         <translation>Hủy</translation>
     </message>
     <message>
-        <location line="+116"/>
+        <location line="+34"/>
+        <source>Use the model&apos;s recommendation ({value} %)</source>
+        <translation>Dùng mức khuyến nghị của mô hình ({value} %)</translation>
+    </message>
+    <message>
+        <location line="+121"/>
         <source>Choose a camera or type the path of a video file.</source>
         <translation>Hãy chọn một camera hoặc nhập đường dẫn của một tệp video.</translation>
     </message>

@@ -1,9 +1,11 @@
-"""Bin rules: the shipped presets, decisions, thresholds, overrides and validation errors."""
+"""Bin rules: the shipped presets, decisions, thresholds (and which one applies), overrides and
+validation errors."""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 
 from app.core.bins import (
     DEFAULT_PRESET,
+    DEFAULT_THRESHOLD,
     HAZARDOUS_ID,
     PRESETS,
     UNSURE_ID,
@@ -94,7 +97,9 @@ def test_every_preset_file_is_listed_and_loads() -> None:
 def test_every_preset_maps_every_shipped_label(preset: BinRules) -> None:
     unmapped = [label for label in (*WASTE, *CIFAR10) if preset.bin_for(label) is None]
     assert unmapped == []
-    assert not preset.decide("trash", 0.55).unsure, "trash keeps its lower threshold"
+    # Thresholds tuned for one model's classes do not suit another's: the model recommends one.
+    assert preset.class_thresholds == {}
+    assert preset.default_threshold == DEFAULT_THRESHOLD
 
 
 @pytest.mark.parametrize("path", PRESET_FILES, ids=lambda p: p.name)
@@ -182,25 +187,111 @@ def test_unknown_label_and_nan_are_unsure(rules: BinRules) -> None:
     assert rules.decide("paper", math.nan).unsure
 
 
-def test_per_class_threshold_overrides_default(rules: BinRules) -> None:
+def test_per_class_threshold_of_an_override_overrides_default(tmp_path: Path) -> None:
+    override = _write(tmp_path / "bins.json", {"classes": {"trash": {"threshold": 0.5}}})
+    rules = BinRules.load(default_bins_path(), override)
+    assert rules.warning is None
     assert rules.threshold_for("trash") == 0.5
     assert rules.threshold_for("paper") == rules.default_threshold
     assert not rules.decide("trash", 0.55).unsure
     assert rules.decide("paper", 0.55).unsure
+    assert rules.to_dict()["classes"]["trash"] == {"bin": "general", "threshold": 0.5}
 
 
 def test_with_thresholds_returns_a_copy(rules: BinRules) -> None:
     strict = rules.with_thresholds(default=0.9, per_class={"trash": 0.95, "glass": 0.2})
-    assert strict.default_threshold == 0.9
+    assert strict.overall_threshold == 0.9
+    assert strict.default_threshold == 0.6, "the rules file's default is kept"
     assert strict.decide("paper", 0.85).unsure
     assert strict.decide("trash", 0.9).unsure
     assert not strict.decide("glass", 0.3).unsure
-    assert rules.default_threshold == 0.6, "original untouched"
-    assert rules.threshold_for("trash") == 0.5
+    assert rules.overall_threshold is None, "original untouched"
+    assert rules.threshold_for("trash") == 0.6
     with pytest.raises(ValueError, match="between 0 and 1"):
         rules.with_thresholds(default=1.5)
     with pytest.raises(ValueError, match="'glass'"):
         rules.with_thresholds(per_class={"glass": -0.1})
+
+
+def test_no_overall_threshold_follows_the_model(rules: BinRules) -> None:
+    following = rules.with_thresholds(None, {})
+    assert following.overall_threshold is None
+    assert following.decide("glass", 0.75, model_threshold=0.8).unsure
+    assert following.decide("glass", 0.75, model_threshold=0.8).threshold == 0.8
+    assert not following.decide("glass", 0.65, model_threshold=None).unsure  # rules: 0.6
+    chosen = rules.with_thresholds(0.7)
+    assert not chosen.decide("glass", 0.75, model_threshold=0.8).unsure, "the user's wins"
+    assert chosen.with_thresholds(None).overall_threshold == 0.7, "None changes nothing"
+
+
+# Precedence: the class's own threshold (settings, else rules file) > the overall threshold
+# chosen in the settings > the model's recommendation > the rules file's default_threshold.
+# Each level has its own value so the one applied is unmistakable.
+RULES_DEFAULT, FILE_CLASS, SETTINGS_CLASS, OVERALL, MODEL = 0.31, 0.41, 0.51, 0.61, 0.71
+
+
+@pytest.mark.parametrize(
+    ("file_class", "settings_class", "overall", "model", "expected"),
+    [
+        (False, False, None, None, RULES_DEFAULT),
+        (False, False, None, MODEL, MODEL),
+        (False, False, OVERALL, None, OVERALL),
+        (False, False, OVERALL, MODEL, OVERALL),
+        (True, False, None, None, FILE_CLASS),
+        (True, False, None, MODEL, FILE_CLASS),
+        (True, False, OVERALL, MODEL, FILE_CLASS),
+        (False, True, None, MODEL, SETTINGS_CLASS),
+        (False, True, OVERALL, MODEL, SETTINGS_CLASS),
+        (True, True, OVERALL, MODEL, SETTINGS_CLASS),
+        (True, True, None, None, SETTINGS_CLASS),
+    ],
+)
+def test_threshold_precedence(
+    tmp_path: Path,
+    file_class: bool,
+    settings_class: bool,
+    overall: float | None,
+    model: float | None,
+    expected: float,
+) -> None:
+    override: dict[str, Any] = {"default_threshold": RULES_DEFAULT}
+    if file_class:
+        override["classes"] = {"glass": {"threshold": FILE_CLASS}}
+    loaded = BinRules.load(default_bins_path(), _write(tmp_path / "bins.json", override))
+    assert loaded.warning is None
+    rules = loaded.with_thresholds(overall, {"glass": SETTINGS_CLASS} if settings_class else {})
+
+    assert rules.threshold_for("glass", model) == expected
+    at = rules.decide("glass", expected, model_threshold=model)
+    below = rules.decide("glass", expected - 0.005, model_threshold=model)
+    assert (at.unsure, at.bin_id, at.threshold) == (False, "glass", expected)
+    assert (below.unsure, below.bin_id, below.threshold) == (True, UNSURE_ID, expected)
+    # A class without its own threshold gets the overall/model/default chain.
+    chain = OVERALL if overall is not None else MODEL if model is not None else RULES_DEFAULT
+    assert rules.decide("paper", 0.99, model_threshold=model).threshold == chain
+    # The novelty detector wins over every threshold.
+    assert rules.decide("glass", 1.0, novel=True, model_threshold=model).unsure
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """Duck-typed like a classifier's Prediction."""
+
+    label: str
+    confidence: float
+    novel: bool = False
+    model_threshold: float | None = None
+
+
+def test_decide_prediction_reads_the_prediction(rules: BinRules) -> None:
+    confident = rules.decide_prediction(_Guess("glass", 0.75))
+    assert (confident.unsure, confident.threshold) == (False, 0.6)
+    calibrated = rules.decide_prediction(_Guess("glass", 0.75, model_threshold=0.8))
+    assert (calibrated.unsure, calibrated.threshold, calibrated.suggested_bin_id) == (
+        True, 0.8, "glass",
+    )  # fmt: skip
+    assert rules.decide_prediction(_Guess("glass", 0.99, novel=True)).unsure
+    assert rules.decide_prediction(_Guess("glass", 0.75)) == rules.decide("glass", 0.75)
 
 
 def test_to_dict_round_trips(preset: BinRules, tmp_path: Path) -> None:

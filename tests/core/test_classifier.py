@@ -278,20 +278,34 @@ def test_novelty_output_flags_items_unlike_every_class(tmp_path: Path) -> None:
     # novelty = mean pixel value: dark red (mean 40) is familiar, white (255) is novel
     waste = ("cardboard", "glass", "metal")  # labels the shipped bin rules know
     clf = Classifier(make_onnx_model(tmp_path / "m.onnx", waste, novelty_threshold=100.0))
-    assert clf.info.novelty is not None and clf.info.embedding is not None
+    assert clf.info.novelty is not None
+    assert clf.info.embedding is not None
     familiar, strange = clf.predict_batch([solid_rgb((120, 0, 0)), solid_rgb((255, 255, 255))])
-    assert familiar.novelty == pytest.approx(40.0, abs=0.5) and not familiar.novel
-    assert strange.novelty == pytest.approx(255.0, abs=0.5) and strange.novel
+    assert familiar.novelty == pytest.approx(40.0, abs=0.5)
+    assert not familiar.novel
+    assert strange.novelty == pytest.approx(255.0, abs=0.5)
+    assert strange.novel
     rules = BinRules.load(default_bins_path()).with_thresholds(0.0)
-    assert not rules.decide(familiar.label, familiar.confidence, novel=familiar.novel).unsure
+    assert not rules.decide_prediction(familiar).unsure
     assert rules.decide(strange.label, 0.99, novel=strange.novel).unsure
+    assert rules.decide_prediction(strange).unsure
 
 
 def test_schema1_model_has_no_novelty(tmp_path: Path) -> None:
-    prediction = Classifier(make_onnx_model(tmp_path / "m.onnx", LABELS)).predict(
-        solid_rgb(RED)
+    model = make_onnx_model(tmp_path / "m.onnx", LABELS)
+    prediction = Classifier(model).predict(solid_rgb(RED))
+    assert prediction.novelty is None
+    assert not prediction.novel
+    assert prediction.model_threshold is None
+
+
+def test_prediction_carries_the_models_recommended_threshold(tmp_path: Path) -> None:
+    model = make_onnx_model(
+        tmp_path / "m.onnx", LABELS, metadata={"schema": 2, "unsure_threshold": 0.8}
     )
-    assert prediction.novelty is None and not prediction.novel
+    clf = Classifier(model)
+    assert clf.info.unsure_threshold == 0.8
+    assert [p.model_threshold for p in clf.predict_batch([solid_rgb(RED)] * 2)] == [0.8, 0.8]
 
 
 def test_novelty_metadata_naming_a_missing_output_is_refused(tmp_path: Path) -> None:

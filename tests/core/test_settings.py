@@ -1,4 +1,5 @@
-"""Settings: defaults, round trip, broken files, wrong types, atomic save."""
+"""Settings: defaults, round trip, upgrades from older schemas, broken files, wrong types,
+atomic save."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from app.core.settings import Settings, load_settings, save_settings
+from app.core.settings import SETTINGS_SCHEMA, Settings, load_settings, save_settings
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     settings, warnings = load_settings(tmp_path / "settings.json")
     assert settings == Settings()
     assert warnings == []
-    assert (settings.camera, settings.model_id, settings.threshold) == ("0", "waste", 0.6)
+    assert (settings.camera, settings.model_id) == ("0", "waste")
+    assert settings.threshold is None, "the model's recommendation"
     assert settings.retention_days == 0
     assert settings.auto_capture is True
     assert settings.bin_preset == "generic"
@@ -44,6 +46,83 @@ def test_round_trip(tmp_path: Path) -> None:
     assert warnings == []
     assert json.loads(path.read_text(encoding="utf-8"))["resolution"] == [1280, 720]
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temp files left
+
+
+def test_no_threshold_round_trips_as_null(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    save_settings(path, Settings(class_thresholds={"glass": 0.8}))
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert (stored["schema"], stored["threshold"]) == (SETTINGS_SCHEMA, None)
+    assert load_settings(path) == (Settings(class_thresholds={"glass": 0.8}), [])
+
+
+# A schema-1 file as the previous app wrote it (every field, threshold always a number).
+SCHEMA_1 = {
+    "schema": 1,
+    "camera": "1",
+    "resolution": [1280, 720],
+    "model_id": "waste",
+    "threshold": 0.6,
+    "class_thresholds": {"trash": 0.5},
+    "auto_capture": True,
+    "capture_sensitivity": 0.5,
+    "capture_hold_s": 1.0,
+    "store_thumbnails": True,
+    "retention_days": 30,
+    "bin_preset": "vietnam",
+    "bins_file": None,
+    "language": "vi",
+}
+
+
+@pytest.mark.parametrize(
+    ("stored", "loaded"),
+    [
+        (0.6, None),  # the old default: the user never chose it, so follow the model
+        (0.45, 0.45),  # chosen by the user: kept
+        (0.8, 0.8),
+        (0, 0.0),
+    ],
+)
+def test_schema_1_file_is_upgraded(tmp_path: Path, stored: float, loaded: float | None) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({**SCHEMA_1, "threshold": stored}), encoding="utf-8")
+    settings, warnings = load_settings(path)
+    assert warnings == []
+    assert settings == Settings(
+        camera="1",
+        resolution=(1280, 720),
+        threshold=loaded,
+        class_thresholds={"trash": 0.5},  # per-class values were always the user's own
+        retention_days=30,
+        bin_preset="vietnam",
+        language="vi",
+    )
+    assert json.loads(path.read_text(encoding="utf-8"))["schema"] == 1, "loading writes nothing"
+    save_settings(path, settings)
+    assert json.loads(path.read_text(encoding="utf-8"))["schema"] == SETTINGS_SCHEMA
+    assert load_settings(path) == (settings, [])  # not upgraded a second time
+
+
+def test_current_and_hand_written_files_keep_0_6(tmp_path: Path) -> None:
+    """Only schema 1 had 0.6 as a default; in a newer or schema-less (hand-written) file
+    it was chosen."""
+    path = tmp_path / "settings.json"
+    for data in ({"schema": SETTINGS_SCHEMA, "threshold": 0.6}, {"threshold": 0.6}):
+        path.write_text(json.dumps(data), encoding="utf-8")
+        assert load_settings(path) == (Settings(threshold=0.6), [])
+    path.write_text(json.dumps({"schema": 99, "threshold": 0.6}), encoding="utf-8")
+    assert load_settings(path) == (Settings(threshold=0.6), []), "a newer file is read as is"
+
+
+@pytest.mark.parametrize("schema", ["1", True, 0, None])
+def test_unreadable_schema_is_read_as_current(tmp_path: Path, schema: object) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema": schema, "threshold": 0.6}), encoding="utf-8")
+    settings, warnings = load_settings(path)
+    assert settings == Settings(threshold=0.6)
+    assert len(warnings) == 1
+    assert "schema" in warnings[0]
 
 
 def test_settings_are_frozen() -> None:

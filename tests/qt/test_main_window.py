@@ -329,6 +329,9 @@ def test_settings_dialog_changes_apply_live_and_are_saved(
     def accept_dialog() -> None:
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, SettingsDialog)
+        # No threshold chosen: the test model recommends none, so the rules' default shows.
+        assert dialog.recommended_check.isChecked()
+        assert dialog.recommended_check.text() == "Use the model's recommendation (60 %)"
         dialog.accept()
 
     QTimer.singleShot(100, accept_dialog)

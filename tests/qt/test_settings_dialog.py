@@ -19,16 +19,31 @@ from app.qt.settings_dialog import SettingsDialog
 WASTE = ("cardboard", "glass", "metal", "paper", "plastic", "trash")
 
 
-def entry(model_id: str, labels: tuple[str, ...], error: str | None = None) -> ModelEntry:
+def entry(
+    model_id: str,
+    labels: tuple[str, ...],
+    error: str | None = None,
+    *,
+    recommended: float | None = None,
+) -> ModelEntry:
     path = Path(f"/models/{model_id}.onnx")
     info = (
-        None if error else ModelInfo(model_id, model_id.title(), "1.0", labels, InputSpec(32, 32))
+        None
+        if error
+        else ModelInfo(
+            model_id,
+            model_id.title(),
+            "1.0",
+            labels,
+            InputSpec(32, 32),
+            unsure_threshold=recommended,
+        )
     )
     return ModelEntry(model_id, path, info, error, shipped=True)
 
 
 MODELS = [
-    entry("waste", WASTE),
+    entry("waste", WASTE, recommended=0.8),  # its metadata recommends 0.8
     entry("cifar10", ("airplane", "automobile", "bird", "cat", "deer")),
     entry("broken", (), error="broken.onnx: not a Waste Sorter model"),
 ]
@@ -55,7 +70,10 @@ def test_widgets_show_the_current_settings(dialog: SettingsDialog) -> None:
     assert dialog.camera_spec() == "0"
     assert dialog.resolution_combo.currentText() == "Camera default"
     assert dialog.model_combo.currentData() == "waste"
-    assert dialog.threshold_spin.value() == 60
+    assert dialog.recommended_check.isChecked()
+    assert dialog.recommended_check.text() == "Use the model's recommendation (80 %)"
+    assert dialog.threshold_spin.value() == 80
+    assert not dialog.threshold_spin.isEnabled()
     assert dialog.class_table.rowCount() == len(WASTE)
     trash = dialog.class_table.item(class_row(dialog, "trash"), 0)
     assert trash is not None
@@ -69,6 +87,8 @@ def test_widgets_show_the_current_settings(dialog: SettingsDialog) -> None:
 def test_round_trip_through_widgets_and_file(dialog: SettingsDialog, tmp_path: Path) -> None:
     dialog.camera_combo.setCurrentIndex(1)
     dialog.resolution_combo.setCurrentIndex(2)  # 1280 x 720
+    dialog.recommended_check.setChecked(False)
+    assert dialog.threshold_spin.isEnabled()
     dialog.threshold_spin.setValue(70)
     dialog.set_class_threshold("glass", 0.8)
     dialog.set_class_threshold("trash", None)
@@ -170,8 +190,51 @@ def test_missing_bins_file_is_reported(dialog: SettingsDialog, tmp_path: Path) -
     assert "does not exist" in dialog.error_label.text()
 
 
-def test_unticked_classes_show_the_threshold_they_will_get(qtbot: QtBot) -> None:
-    rules = BinRules.load(default_bins_path())  # the shipped rules give "trash" 0.5
+def test_model_recommendation_checkbox_round_trip(qtbot: QtBot, tmp_path: Path) -> None:
+    """Ticked: the spin box shows the chosen model's recommendation and None is saved;
+    unticked: the user's own value is saved (and comes back after ticking and unticking)."""
+    dialog = SettingsDialog(Settings(threshold=0.7), ["0"], MODELS)
+    qtbot.addWidget(dialog)
+    check, spin = dialog.recommended_check, dialog.threshold_spin
+    assert (check.isChecked(), spin.isEnabled(), spin.value()) == (False, True, 70)
+    assert dialog.current_settings().threshold == 0.7
+
+    check.setChecked(True)
+    assert (spin.isEnabled(), spin.value()) == (False, 80)
+    assert dialog.current_settings().threshold is None
+    # A model without a recommendation: the bin rules' default (0.6 without rules).
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("cifar10"))
+    assert check.text() == "Use the model's recommendation (60 %)"
+    assert spin.value() == 60
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("waste"))
+    assert spin.value() == 80
+    dialog.accept()
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    path = tmp_path / "settings.json"
+    save_settings(path, dialog.settings())
+    assert json.loads(path.read_text(encoding="utf-8"))["threshold"] is None
+    assert load_settings(path) == (Settings(), [])
+
+    again = SettingsDialog(load_settings(path)[0], ["0"], MODELS)
+    qtbot.addWidget(again)
+    assert again.recommended_check.isChecked()
+    again.recommended_check.setChecked(False)
+    assert again.threshold_spin.value() == 80, "starts from the recommendation"
+    again.threshold_spin.setValue(65)
+    again.recommended_check.setChecked(True)
+    again.recommended_check.setChecked(False)
+    assert again.threshold_spin.value() == 65, "the user's value comes back"
+    assert again.current_settings().threshold == 0.65
+
+
+def test_unticked_classes_show_the_threshold_they_will_get(qtbot: QtBot, tmp_path: Path) -> None:
+    # The rules file sets its own default and a threshold for "trash".
+    override = tmp_path / "bins.json"
+    override.write_text(
+        json.dumps({"default_threshold": 0.55, "classes": {"trash": {"threshold": 0.5}}}),
+        encoding="utf-8",
+    )
+    rules = BinRules.load(default_bins_path(), override)
     dialog = SettingsDialog(Settings(), ["0"], MODELS, rules=rules)
     qtbot.addWidget(dialog)
 
@@ -180,9 +243,20 @@ def test_unticked_classes_show_the_threshold_they_will_get(qtbot: QtBot) -> None
         assert isinstance(spin, QSpinBox)
         return spin.isEnabled(), spin.value()
 
+    # Following the model: the rules' class threshold, else the model's recommendation.
     assert shown("trash") == (False, 50)
-    assert shown("glass") == (False, 60)
+    assert shown("glass") == (False, 80)
+    # The user's overall threshold wins over the model's, not over a class's own.
+    dialog.recommended_check.setChecked(False)
     dialog.threshold_spin.setValue(75)
     assert shown("trash") == (False, 50)
     assert shown("glass") == (False, 75)
-    assert dialog.current_settings().class_thresholds == {}
+    # A model without a recommendation, followed: the rules file's default.
+    dialog.recommended_check.setChecked(True)
+    dialog.model_combo.setCurrentIndex(dialog.model_combo.findData("cifar10"))
+    assert dialog.recommended_check.text() == "Use the model's recommendation (55 %)"
+    assert shown("cat") == (False, 55)
+    dialog.set_class_threshold("cat", 0.9)
+    assert shown("cat") == (True, 90)
+    assert dialog.current_settings().class_thresholds == {"cat": 0.9}
+    assert dialog.current_settings().threshold is None
