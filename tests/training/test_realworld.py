@@ -13,14 +13,14 @@ from PIL import Image
 
 pytest.importorskip("sklearn")
 
-from training import field_metrics as fm  # noqa: E402
-from training import heads  # noqa: E402
-from training.multisource import (  # noqa: E402
+from tests.training.synthetic import COLOURS, colour_image
+from training import field_metrics as fm
+from training import heads
+from training.multisource import (
     MultiSource,
     balance_weights,
     split_by_class_and_group,
 )
-from tests.training.synthetic import COLOURS, colour_image  # noqa: E402
 
 
 def _write_sets(root: Path, per_cell: int = 10) -> tuple[Path, Path]:
@@ -179,7 +179,8 @@ def test_end_to_end_features_fit_export_classify(tmp_path: Path, cache_dir: Path
                  "colours", "--random-weights"]) == 0
     clf = Classifier(out)
     assert clf.labels == ("blue", "green", "red")
-    assert clf.info.embedding is not None and clf.info.embedding["dim"] == 1280
+    assert clf.info.embedding is not None
+    assert clf.info.embedding["dim"] == 1280
     assert clf.info.novelty is not None
     assert clf.info.unsure_threshold == metrics["threshold"]
     prediction = clf.predict(colour_image(COLOURS["red"], 7))
