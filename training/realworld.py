@@ -40,8 +40,13 @@ def _datasets(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 def prepare_run(run_dir: Path, datasets: list[tuple[str, Path]], cache_dir: Path,
                 *, input_size: tuple[int, int] = INPUT_SIZE, val_fraction: float = 0.15,
-                test_fraction: float = 0.15) -> Any:
-    """Decode (cached), validate and split; ``data.json`` fixes the split for the run."""
+                test_fraction: float = 0.15, keep_splits: dict[str, Path] | None = None) -> Any:
+    """Decode (cached), validate and split; ``data.json`` fixes the split for the run.
+
+    ``keep_splits`` maps a dataset name to an earlier run's split manifest: those images keep
+    their split (matched by path and sha256), so an older model's test images stay test
+    images and the two models are compared on images neither was trained on.
+    """
     from training.data import prepare, write_report
     from training.multisource import MultiSource, split_by_class_and_group
 
@@ -60,6 +65,8 @@ def prepare_run(run_dir: Path, datasets: list[tuple[str, Path]], cache_dir: Path
             raise UserError(f"{data_file}: made from other images; use a new --run-dir")
     else:
         split = split_by_class_and_group(keys, labels, groups, val_fraction, test_fraction, SEED)
+        for name, manifest in (keep_splits or {}).items():
+            split.update(_kept_split(name, manifest, prep.sha256))
         data = {
             "datasets": {n: str(p) for n, p in datasets},
             "classes": sorted(set(labels)),
@@ -75,6 +82,16 @@ def prepare_run(run_dir: Path, datasets: list[tuple[str, Path]], cache_dir: Path
     return prep, data
 
 
+def _kept_split(name: str, manifest: Path, sha256: dict[str, str]) -> dict[str, str]:
+    items = json.loads(manifest.read_text(encoding="utf-8"))["items"]
+    kept = {f"{name}/{i['path']}": i["split"] for i in items
+            if sha256.get(f"{name}/{i['path']}") == i["sha256"]}
+    if not kept:
+        raise UserError(f"{manifest}: no image of {name} matches (path and sha256)")
+    log.info("%d images of %s keep their split from %s", len(kept), name, manifest)
+    return kept
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from training.feature_views import compute, open_cache
     from training.run import default_cache_dir
@@ -82,7 +99,8 @@ def cmd_features(args: argparse.Namespace) -> int:
     run_dir = args.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     prep, _ = prepare_run(run_dir, _datasets(args), args.cache_dir or default_cache_dir(),
-                          input_size=(args.input_size, args.input_size))
+                          input_size=(args.input_size, args.input_size),
+                          keep_splits=dict(_name_path(v) for v in args.keep_split or ()))
     cache = open_cache(run_dir / "features", prep)
     timing_file = run_dir / "features" / "timing.json"
     timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
@@ -229,6 +247,13 @@ def _data_digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
+def _name_path(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep:
+        raise UserError(f"--keep-split wants NAME=MANIFEST, got {text!r}")
+    return name, Path(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training realworld",
                                      description=__doc__,
@@ -247,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--input-size", type=int, default=INPUT_SIZE[0], help="square side (px)")
     f.add_argument("--random-weights", action="store_true",
                    help="untrained backbones (tests only: no ImageNet weights needed)")
+    f.add_argument("--keep-split", action="append", metavar="NAME=MANIFEST",
+                   help="images of dataset NAME keep their split from an earlier run's "
+                        "manifest.json (e.g. trashnet=models/cards/waste/split-manifest.json)")
     f.set_defaults(func=cmd_features)
 
     t = sub.add_parser("fit", help="fit the head; leave-one-source/class-out reports")
