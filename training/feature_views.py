@@ -67,8 +67,12 @@ def open_cache(folder: Path, prep: Prepared) -> ViewCache:
 
 def compute(cache: ViewCache, prep: Prepared, backbone: str, views: list[int], *,
             batch_size: int = 64, seed: int = 0,
-            weights: str | None = "default") -> dict[int, float]:
-    """Fill in the missing views of ``backbone``; returns seconds per computed view."""
+            weights: str | None = "default", member: Path | None = None) -> dict[int, float]:
+    """Fill in the missing views of ``backbone``; returns seconds per computed view.
+
+    ``member``: ``backbone`` is the alias of an exported model whose pooled features are
+    used (:mod:`training.onnx_member`), run with ONNX Runtime.
+    """
     from training.backbones import build_backbone
     from training.station_augment import StationAugment
 
@@ -76,18 +80,31 @@ def compute(cache: ViewCache, prep: Prepared, backbone: str, views: list[int], *
     if not todo:
         return {}
     height, width = prep.images.shape[1:3]
-    if weights is None:  # untrained (tests): the same numbers at export time
-        import keras
+    if member is not None:
+        from training.onnx_member import MemberFeatures
 
-        keras.utils.set_random_seed(0)
-    model = build_backbone(backbone, input_shape=(height, width, 3), weights=weights)
+        extractor = MemberFeatures(member)
+        dim = extractor.dim
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            return extractor(x)
+    else:
+        if weights is None:  # untrained (tests): the same numbers at export time
+            import keras
+
+            keras.utils.set_random_seed(0)
+        model = build_backbone(backbone, input_shape=(height, width, 3), weights=weights)
+        dim = int(model.output_shape[-1])
+
+        def forward(x: np.ndarray) -> np.ndarray:
+            return np.asarray(model.predict_on_batch(x))
     rows = np.array([prep.rows[k] for k in cache.keys])
     pool_rows = np.random.default_rng(seed).choice(rows, size=min(512, len(rows)), replace=False)
     augment = StationAugment(np.asarray(prep.images[np.sort(pool_rows)]), seed=seed)
     times: dict[int, float] = {}
     for view in todo:
         began = time.perf_counter()
-        out = np.zeros((len(rows), model.output_shape[-1]), dtype=np.float16)
+        out = np.zeros((len(rows), dim), dtype=np.float16)
         for start in tqdm(range(0, len(rows), batch_size), desc=f"{backbone} view {view}",
                           unit="batch", mininterval=5.0):
             index = rows[start: start + batch_size]
@@ -99,7 +116,7 @@ def compute(cache: ViewCache, prep: Prepared, backbone: str, views: list[int], *
                 x = augment(batch, seeds)
             else:
                 x = batch.astype(np.float32)
-            out[start: start + len(index)] = model.predict_on_batch(x)
+            out[start: start + len(index)] = forward(x)
         target = cache.path(backbone, view)
         tmp = target.with_name(f"{target.stem}.partial-{os.getpid()}.npy")
         np.save(tmp, out)

@@ -105,12 +105,14 @@ def cmd_features(args: argparse.Namespace) -> int:
     timing_file = run_dir / "features" / "timing.json"
     timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
     views = list(range(args.views))
+    members = dict(_member(m) for m in args.member or ())
     # View 0 and the mirror of every backbone first, so fitting can start early.
     for group in (views[:2], views[2:]):
-        for backbone in args.backbones:
+        for backbone in [*args.backbones, *members]:
             began = time.perf_counter()
             took = compute(cache, prep, backbone, group, batch_size=args.batch_size,
-                           weights=None if args.random_weights else "default")
+                           weights=None if args.random_weights else "default",
+                           member=members.get(backbone))
             for view, seconds in took.items():
                 timing[f"{backbone}_v{view}"] = round(seconds, 1)
             timing_file.write_text(json.dumps(timing, indent=1), encoding="utf-8")
@@ -120,10 +122,27 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
+def _member(spec: str) -> tuple[str, Path]:
+    from training.onnx_member import parse
+
+    try:
+        alias, path = parse(spec)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if not path.is_file():
+        raise UserError(f"member model not found: {path}")
+    return alias, path
+
+
 def _recipe(args: argparse.Namespace) -> Any:
+    from training.onnx_member import sha256
     from training.realworld_fit import Recipe
 
-    return Recipe(backbones=tuple(args.backbones), c=args.c, views=tuple(range(args.views)),
+    members = dict(_member(m) for m in args.member or ())
+    return Recipe(backbones=(*args.backbones, *members),
+                  members=tuple((a, str(p), sha256(p)) for a, p in members.items()),
+                  member_groups=tuple(args.member_trained_on or ()),
+                  c=args.c, views=tuple(range(args.views)),
                   source_power=args.source_power, novelty_k=args.novelty_k,
                   novelty_keep=args.novelty_keep, max_risk=args.max_risk)
 
@@ -188,6 +207,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     prep, data = prepare_run(args.run_dir, [(n, Path(p)) for n, p in data_sets(args.run_dir)],
                              args.cache_dir or default_cache_dir())
     items = data["items"]
+    classes = tuple(metrics["classes"])
     val_keys = [s.key for s in prep.samples if items[s.key]["split"] == "val"]
     train_keys = [s.key for s in prep.samples if items[s.key]["split"] == "train"]
     val_keys.sort(key=lambda k: prep.rows[k])
@@ -201,7 +221,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     pick = np.random.default_rng(0).permutation(len(train_keys))[:256]
     calibration = (np.asarray(prep.images[sorted(prep.rows[train_keys[i]] for i in pick)])
                    if args.quantize else None)
-    classes = tuple(metrics["classes"])
     summary = {k: metrics[k] for k in ("val", "test", "test_trashnet") if k in metrics}
     short = {k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1", "unsure_rate",
                                               "confidently_wrong", "ece")}
@@ -220,11 +239,22 @@ def cmd_export(args: argparse.Namespace) -> int:
             "recipe": recipe, "data_sha256": _data_digest(data), "created": now_iso()},
         "metrics": short,
     }
-    report = export(backbones=tuple(recipe["backbones"]), head=head, novelty=novelty,
+    members = {}
+    for alias, path, digest in recipe.get("members", []):
+        from training.onnx_member import sha256
+
+        if not Path(path).is_file() or sha256(Path(path)) != digest:
+            raise UserError(f"member {alias}: {path} is missing or not the file the head was "
+                            "fitted with")
+        members[alias] = Path(path)
+    val_labels = np.array([classes.index(items[k]["label"]) for k in val_keys])
+    report = export(backbones=tuple(recipe["backbones"]), members=members, head=head,
+                    novelty=novelty, val_labels=val_labels,
                     threshold=float(metrics["threshold"]), classes=classes,
                     input_size=tuple(data["input_size"]), val_images=val_images,
                     calibration=calibration, folder=args.run_dir / "export",
                     info_fields=info_fields, val_features=val_features,
+                    novelty_keep=float(recipe["novelty_keep"]),
                     weights=None if args.random_weights else "default")
     chosen = "int8" if args.quantize else "fp32"
     (args.run_dir / "export" / "export.json").write_text(json.dumps(report, indent=1),
@@ -272,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--input-size", type=int, default=INPUT_SIZE[0], help="square side (px)")
     f.add_argument("--random-weights", action="store_true",
                    help="untrained backbones (tests only: no ImageNet weights needed)")
+    f.add_argument("--member", action="append", metavar="ALIAS=MODEL.onnx",
+                   help="also cache the pooled features of an exported model (e.g. "
+                        "waste100=waste-1.0.0.onnx); repeatable")
     f.add_argument("--keep-split", action="append", metavar="NAME=MANIFEST",
                    help="images of dataset NAME keep their split from an earlier run's "
                         "manifest.json (e.g. trashnet=models/cards/waste/split-manifest.json)")
@@ -281,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", type=Path, required=True, metavar="DIR")
     t.add_argument("--backbones", type=lambda s: s.split(","), default=list(DEFAULT_BACKBONES))
     t.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="use views 0..N-1")
+    t.add_argument("--member", action="append", metavar="ALIAS=MODEL.onnx",
+                   help="features of an exported model as well (see features --member)")
+    t.add_argument("--member-trained-on", action="append", metavar="GROUP",
+                   help="a member was trained on this group's train split: leave-one-source-"
+                        "out tests that group on its test split only")
     t.add_argument("--c", type=float, default=0.3, help="inverse L2 strength")
     t.add_argument("--source-power", type=float, default=0.5)
     t.add_argument("--novelty-k", type=int, default=128)
