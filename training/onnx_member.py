@@ -82,14 +82,14 @@ def truncated(path: Path, alias: str, image_input: str = "image") -> tuple[Any, 
     graph = model.graph
     target = feature_tensor(model)
     producers = {o: n for n in graph.node for o in n.output}
-    needed: dict[str, Any] = {}
+    needed_ids: set[int] = set()
     todo = [target]
     while todo:
         tensor = todo.pop()
         node = producers.get(tensor)
-        if node is None or node.name in needed:
+        if node is None or id(node) in needed_ids:
             continue
-        needed[node.name] = node
+        needed_ids.add(id(node))
         todo += list(node.input)
     original_input = graph.input[0].name
 
@@ -98,11 +98,11 @@ def truncated(path: Path, alias: str, image_input: str = "image") -> tuple[Any, 
             return image_input
         return f"{alias}/{name}" if name else name
 
-    keep = [n for n in graph.node if n.name in needed]
+    keep = [n for n in graph.node if id(n) in needed_ids]
     used = {i for n in keep for i in n.input}
     nodes = [helper.make_node(n.op_type, [rename(i) for i in n.input],
-                              [rename(o) for o in n.output], name=f"{alias}/{n.name}",
-                              domain=n.domain) for n in keep]
+                              [rename(o) for o in n.output], name=f"{alias}/{n.name or i}",
+                              domain=n.domain) for i, n in enumerate(keep)]
     for old, new in zip(keep, nodes, strict=True):
         new.attribute.extend(old.attribute)
     inits = []

@@ -212,6 +212,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     train_keys = [s.key for s in prep.samples if items[s.key]["split"] == "train"]
     val_keys.sort(key=lambda k: prep.rows[k])
     val_images = np.asarray(prep.images[[prep.rows[k] for k in val_keys]])
+    test_keys = sorted((s.key for s in prep.samples if items[s.key]["split"] == "test"),
+                       key=lambda k: prep.rows[k])
+    test_images = np.asarray(prep.images[[prep.rows[k] for k in test_keys]])
     from training.feature_views import ViewCache
 
     cache = ViewCache(args.run_dir / "features", tuple(s.key for s in prep.samples))
@@ -221,14 +224,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     pick = np.random.default_rng(0).permutation(len(train_keys))[:256]
     calibration = (np.asarray(prep.images[sorted(prep.rows[train_keys[i]] for i in pick)])
                    if args.quantize else None)
-    summary = {k: metrics[k] for k in ("val", "test", "test_trashnet") if k in metrics}
-    short = {k: {m: round(v[m], 4) for m in ("accuracy", "macro_f1", "unsure_rate",
-                                              "confidently_wrong", "ece")}
-             for k, v in summary.items()}
+    # the file's own validation and test metrics are added by the export; these were
+    # measured on the fitted head over the cached (float) features
+    short: dict[str, Any] = {}
+    if "test_trashnet" in metrics:
+        t = metrics["test_trashnet"]
+        short["test_trashnet_head"] = {m: round(t[m], 4) for m in (
+            "accuracy", "confidently_wrong", "unsure_rate")} | {"images": t["n"]}
     if "loso" in metrics:
         o = metrics["loso"]["overall"]
         short["leave_one_source_out"] = {m: round(o[m], 4) for m in (
-            "accuracy", "unsure_rate", "confidently_wrong", "ece")}
+            "accuracy", "confidently_wrong", "unsure_rate", "ece")} | {"images": o["n"]}
     if "loco" in metrics:
         short["leave_one_class_out"] = {"unknown_unsure_rate": round(
             metrics["loco"]["mean_unsure_rate"], 4)}
@@ -249,7 +255,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         members[alias] = Path(path)
     val_labels = np.array([classes.index(items[k]["label"]) for k in val_keys])
     report = export(backbones=tuple(recipe["backbones"]), members=members, head=head,
-                    novelty=novelty, val_labels=val_labels,
+                    novelty=novelty, val_labels=val_labels, test_images=test_images,
+                    test_labels=np.array([classes.index(items[k]["label"]) for k in test_keys]),
+                    test_groups=np.array([items[k]["group"] for k in test_keys]),
                     threshold=float(metrics["threshold"]), classes=classes,
                     input_size=tuple(data["input_size"]), val_images=val_images,
                     calibration=calibration, folder=args.run_dir / "export",

@@ -29,6 +29,7 @@ import numpy as np
 
 from app.core.model_info import InputSpec, ModelInfo
 from training.export import CALIBRATION_IMAGES, ExportError, check_loads, ort_latency_ms, session
+from training.field_metrics import full_report
 from training.heads import LinearHead, Novelty
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ HEAD_PREFIX = "head/"
 PARITY_TOLERANCE = 1e-4
 FEATURE_TOLERANCE = 5e-3  # the cache is float16
 OPSET = 17
+SHORT_METRICS = ("accuracy", "macro_f1", "confidently_wrong", "unsure_rate", "ece")
 
 
 def _keras_part(names: list[str], input_size: tuple[int, int], weights: str | None) -> Any:
@@ -208,6 +210,7 @@ def quantize(fp32: Path, out: Path, calibration: np.ndarray) -> None:
 def export(*, backbones: tuple[str, ...], members: dict[str, Path], head: LinearHead,
            novelty: Novelty, threshold: float, classes: tuple[str, ...],
            input_size: tuple[int, int], val_images: np.ndarray, val_labels: np.ndarray,
+           test_images: np.ndarray, test_labels: np.ndarray, test_groups: np.ndarray,
            calibration: np.ndarray | None, folder: Path, info_fields: dict[str, Any],
            weights: str | None = "default", novelty_keep: float = 0.95,
            val_features: np.ndarray | None = None) -> dict[str, Any]:
@@ -230,12 +233,31 @@ def export(*, backbones: tuple[str, ...], members: dict[str, Path], head: Linear
         variants["int8"] = int8
     report: dict[str, Any] = {"parity": parity, "variants": {}}
     for key, path in variants.items():
+        sess = session(path)
         novelty_threshold = float(novelty.threshold)
         if key == "int8":
             # 8-bit extractors shift the features a little: the detector's threshold is set
             # again on this file's own validation scores, keeping the same share of known items.
-            _, _, int8_scores = run_all(session(path), val_images)
+            _, _, int8_scores = run_all(sess, val_images)
             novelty_threshold = float(np.quantile(int8_scores[:, 0], novelty_keep))
+        entry: dict[str, Any] = {"path": str(path), "novelty_threshold": novelty_threshold}
+        for split, images, labels in (("val", val_images, val_labels),
+                                      ("test", test_images, test_labels)):
+            probs, _, score = run_all(sess, images)
+            unsure = (probs.max(1) < threshold) | (score[:, 0] > novelty_threshold)
+            entry[split] = full_report(probs, labels, unsure, classes)
+            if split == "test":
+                entry["test_by_group"] = {
+                    g: full_report(probs[test_groups == g], labels[test_groups == g],
+                                   unsure[test_groups == g], classes)
+                    for g in sorted(set(test_groups))}
+        own = {name: {m: round(entry[split][m], 4) for m in SHORT_METRICS} | {
+            "images": entry[split]["n"]} for name, split in (("validation", "val"),
+                                                             ("test", "test"))}
+        if "trashnet" in entry["test_by_group"]:
+            t = entry["test_by_group"]["trashnet"]
+            own["test_trashnet"] = {m: round(t[m], 4) for m in SHORT_METRICS} | {
+                "images": t["n"]}
         info = ModelInfo(
             labels=classes, input=InputSpec(height=input_size[0], width=input_size[1]),
             output="probabilities",
@@ -245,22 +267,19 @@ def export(*, backbones: tuple[str, ...], members: dict[str, Path], head: Linear
                      "method": "mahalanobis_nearest_class",
                      "dims": int(novelty.projection.shape[1])},
             unsure_threshold=float(threshold),
-            **{**info_fields, "training": {**info_fields.get("training", {}),
-                                           "quantization": "static_int8_extractors"
-                                           if key == "int8" else "none"}})
+            **{**info_fields,
+               "metrics": {**own, **info_fields.get("metrics", {})},
+               "training": {**info_fields.get("training", {}),
+                            "quantization": "static_int8_extractors" if key == "int8"
+                            else "none"}})
         proto = onnx.load(str(path))
         onnx.helper.set_model_props(proto, info.to_metadata())
         proto.doc_string = f"{info.name} {info.version} (Waste Sorter)"
         onnx.save(proto, path)
         check_loads(path, classes)
-        probs, _, score = run_all(session(path), val_images)
-        unsure = (probs.max(1) < threshold) | (score[:, 0] > novelty_threshold)
-        right = probs.argmax(1) == val_labels
-        report["variants"][key] = {
-            "path": str(path), "size_bytes": path.stat().st_size,
-            "latency": ort_latency_ms(path, input_size),
-            "val_accuracy": float(right.mean()),
-            "val_confidently_wrong": float((~right & ~unsure).mean()),
-            "val_unsure_rate": float(unsure.mean()), "novelty_threshold": novelty_threshold}
-        log.info("%s: %s", key, report["variants"][key])
+        entry["size_bytes"] = path.stat().st_size
+        entry["latency"] = ort_latency_ms(path, input_size)
+        report["variants"][key] = entry
+        log.info("%s: %.2f MB, %.1f ms, val accuracy %.4f", key, entry["size_bytes"] / 1e6,
+                 entry["latency"]["median_ms"], entry["val"]["accuracy"])
     return report

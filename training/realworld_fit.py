@@ -32,6 +32,8 @@ from training.heads import (
 )
 from training.multisource import balance_weights
 
+NOVELTY_KEEPS = (0.8, 0.9, 0.95, 0.99, 1.0)  # 1.0: no detector, the confidence alone
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -195,7 +197,19 @@ def loco(bank: Bank, recipe: Recipe) -> dict[str, Any]:
         unknown = np.flatnonzero((bank.labels == c) & (bank.splits != "train"))
         probs, scores, unsure = model.predict(bank.x(recipe.backbones, unknown))
         by_prob = probs.max(axis=1) < model.threshold
-        known = judge(bank, model, bank.rows("test", exclude_class=c))
+        known_rows = bank.rows("test", exclude_class=c)
+        known = judge(bank, model, known_rows)
+        # the same fold with other detector thresholds (quantiles of known validation scores)
+        val_scores = model.novelty.score(bank.x(recipe.backbones, bank.rows(
+            "val", exclude_class=c)))
+        k_probs, k_scores, _ = model.predict(bank.x(recipe.backbones, known_rows))
+        by_keep = {}
+        for keep in NOVELTY_KEEPS:
+            t = float(np.quantile(val_scores, keep)) if keep < 1 else float("inf")
+            by_keep[str(keep)] = {
+                "unknown_unsure": float(((probs.max(1) < model.threshold) | (scores > t)).mean()),
+                "known_unsure": float(((k_probs.max(1) < model.threshold)
+                                       | (k_scores > t)).mean())}
         guessed = np.bincount(probs.argmax(axis=1), minlength=len(bank.classes))
         results[name] = {
             "n": len(unknown),
@@ -205,9 +219,14 @@ def loco(bank: Bank, recipe: Recipe) -> dict[str, Any]:
             "confident_wrong_bin_share": float((~unsure).mean()),
             "top_guess": bank.classes[int(guessed.argmax())],
             "known_test": known,
+            "by_novelty_keep": by_keep,
         }
     rates = [r["unsure_rate"] for r in results.values()]
+    summary = {keep: {k: float(np.mean([r["by_novelty_keep"][keep][k] for r in results.values()]))
+                      for k in ("unknown_unsure", "known_unsure")}
+               for keep in map(str, NOVELTY_KEEPS)}
     results["mean_unsure_rate"] = float(np.mean(rates))
+    results["mean_by_novelty_keep"] = summary
     return results
 
 

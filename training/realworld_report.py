@@ -55,7 +55,7 @@ def render(results: dict[str, Any]) -> str:
                   "| known test: accuracy / confidently wrong / \"Not sure\" |",
                   "|---|---|---|---|---|---|---|"]
         for name, o in results["loco"].items():
-            if name == "mean_unsure_rate":
+            if name.startswith("mean_"):
                 continue
             k = o["known_test"]
             lines.append(f"| {name} | {o['n']} | {_pct(o['unsure_rate'])} | "
@@ -63,6 +63,15 @@ def render(results: dict[str, Any]) -> str:
                          f"{o['top_guess']} | {_pct(k['accuracy'])} / "
                          f"{_pct(k['confidently_wrong'])} / {_pct(k['unsure_rate'])} |")
         lines.append(f"| **mean** | | {_pct(results['loco']['mean_unsure_rate'])} | | | | |")
+        if "mean_by_novelty_keep" in results["loco"]:
+            lines += ["", "Other detector thresholds in the same folds (mean over the left-out "
+                      "classes; the threshold lets this share of known validation items "
+                      "through; 100 % = no detector):", "",
+                      "| known items kept | unknown items \"Not sure\" | known test items "
+                      "\"Not sure\" |", "|---|---|---|"]
+            for keep, m in results["loco"]["mean_by_novelty_keep"].items():
+                lines.append(f"| {_pct(float(keep))} | {_pct(m['unknown_unsure'])} | "
+                             f"{_pct(m['known_unsure'])} |")
     lines += ["", "## Test split per class", "", _per_class(results["test"]), "",
               "## Risk and coverage on validation", "",
               "| threshold | answered | confidently wrong | right when sure |", "|---|---|---|---|"]

@@ -172,7 +172,8 @@ def test_end_to_end_features_fit_export_classify(tmp_path: Path, cache_dir: Path
                  "--c", "1.0", "--novelty-k", "8"]) == 0
     metrics = json.loads((run / "fit" / "metrics.json").read_text())
     assert set(metrics["loso"]) == {"studio", "w1", "w2", "overall"}
-    assert set(metrics["loco"]) == {"red", "green", "blue", "mean_unsure_rate"}
+    assert set(metrics["loco"]) == {"red", "green", "blue", "mean_unsure_rate",
+                                    "mean_by_novelty_keep"}
     assert "Leave one source out" in (run / "fit" / "report.md").read_text()
     out = tmp_path / "colours.onnx"
     assert main(["export", *common, "--out", str(out), "--version", "0.0.1", "--id",
@@ -186,5 +187,37 @@ def test_end_to_end_features_fit_export_classify(tmp_path: Path, cache_dir: Path
     prediction = clf.predict(colour_image(COLOURS["red"], 7))
     assert prediction.novelty is not None
     report = json.loads((run / "export" / "export.json").read_text())
-    assert report["parity"]["top1_disagreements"] == 0
-    assert report["parity"]["embedding_vs_cache_rel_diff"] < 5e-3
+    assert report["parity"]["top1_vs_cache"] == 0
+    assert report["parity"]["embedding_vs_cache"] < 5e-3
+    assert report["parity"]["probabilities_vs_head"] < 1e-4
+    assert report["variants"]["fp32"]["test"]["n"] > 0
+    assert clf.info.metrics["test"]["images"] == report["variants"]["fp32"]["test"]["n"]
+
+
+def test_member_model_features_and_graph_without_tensorflow(tmp_path: Path) -> None:
+    """An exported model as a feature member: its pooled tensor (here the tiny factory
+    model's channel means, the input of its MatMul) feeds a head assembled in ONNX."""
+    import onnx
+
+    from tests.factories import make_onnx_model
+    from training.export import session
+    from training.onnx_member import MemberFeatures
+    from training.realworld_export import build_graph, run_all
+
+    member = make_onnx_model(tmp_path / "member.onnx", ("a", "b", "c"))
+    images = np.stack([colour_image(rgb, 10 * i + j) for i, rgb in enumerate(COLOURS.values())
+                       for j in range(8)]).astype(np.float32)
+    features = MemberFeatures(member)(images)
+    assert np.allclose(features, images.mean(axis=(1, 2)), atol=1e-3)
+    labels = np.repeat(np.arange(3), 8)
+    head = heads.fit_linear(features, labels, 3, c=10.0)
+    novelty = heads.with_threshold(heads.fit_novelty(features, labels, 3, k=3),
+                                   np.zeros(1), 1.0)
+    graph = build_graph(("tiny",), {"tiny": member}, head, novelty, (32, 32))
+    path = tmp_path / "composed.onnx"
+    onnx.save(graph, path)
+    probs, embedding, score = run_all(session(path), images)
+    assert np.allclose(embedding, features, atol=1e-4)
+    assert np.allclose(probs, head.probabilities(features), atol=1e-5)
+    assert np.allclose(score[:, 0], novelty.score(features), rtol=1e-4, atol=1e-4)
+    assert (probs.argmax(1) == labels).all()
