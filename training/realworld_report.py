@@ -126,3 +126,54 @@ def write_reports(results: dict[str, Any], out: Path) -> None:
     if "loso" in results:
         plot_confusion(results["loso"]["overall"]["confusion"], classes,
                        out / "confusion-loso.png", "leave one source out (all held-out)")
+
+
+def plot_mistakes(images: Any, labels: Any, probs: Any, classes: list[str], path: Path,
+                  title: str, count: int = 24) -> None:
+    """The most confident mistakes, each captioned true -> predicted (confidence)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    pred = probs.argmax(1)
+    wrong = np.flatnonzero(pred != labels)
+    order = wrong[np.argsort(-probs[wrong, pred[wrong]])][:count]
+    cols = 6
+    rows = max(1, (len(order) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.1, rows * 2.4))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, i in zip(np.atleast_1d(axes).ravel(), order, strict=False):
+        ax.imshow(images[i].astype("uint8"))
+        ax.set_title(f"{classes[labels[i]]} -> {classes[pred[i]]}\n{probs[i, pred[i]]:.0%}",
+                     fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=60)
+    plt.close(fig)
+
+
+def render_export(report: dict[str, Any]) -> str:
+    """``export.md``: parity checks and each variant's size, latency and metrics."""
+    p = report["parity"]
+    lines = ["# Export", "",
+             f"Checks on {p['images']} validation images: graph embedding vs the cached "
+             f"features the head was fitted on, max relative difference "
+             f"{p.get('embedding_vs_cache', float('nan')):.1e}; probabilities vs the NumPy "
+             f"head {p['probabilities_vs_head']:.1e}; novelty vs the NumPy detector "
+             f"{p['novelty_vs_detector']:.1e}.", "",
+             "| variant | size (MB) | latency median / p90 (ms, batch 1) | val accuracy | "
+             "val confidently wrong | test accuracy | test confidently wrong | test \"Not sure\""
+             " | TrashNet test accuracy |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, v in report["variants"].items():
+        tn = v.get("test_by_group", {}).get("trashnet")
+        lines.append(
+            f"| {key} | {v['size_bytes'] / 1e6:.2f} | {v['latency']['median_ms']:.1f} / "
+            f"{v['latency']['p90_ms']:.1f} | {_pct(v['val']['accuracy'])} | "
+            f"{_pct(v['val']['confidently_wrong'])} | {_pct(v['test']['accuracy'])} | "
+            f"{_pct(v['test']['confidently_wrong'])} | {_pct(v['test']['unsure_rate'])} | "
+            f"{_pct(tn['accuracy']) if tn else '-'} |")
+    lines += ["", f"Shipped: {report.get('shipped', '?')}."]
+    return "\n".join(lines) + "\n"
