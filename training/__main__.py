@@ -1,4 +1,5 @@
-"""Command line: ``python -m training train|validate|evaluate|export|ensemble|compare``.
+"""Command line: ``python -m training train|validate|evaluate|export|ensemble|compare``, and
+``python -m training realworld ...`` (:mod:`training.realworld`, the real-world waste model).
 
 TensorFlow is imported only by the sub-command that needs it, so ``--help`` is instant.
 """
@@ -24,6 +25,7 @@ examples:
   python -m training ensemble models/cifar10.onnx runs/cifar10_effnet/export/shipped.onnx \
       --run-dir runs/cifar10_effnet --out models/cifar10.onnx --id cifar10 --version 1.2.0
   python -m training compare runs/waste runs/waste_cnn --out docs/compare.md
+  python -m training realworld features|fit|export|compare|card ...   # the waste model
 """
 
 
@@ -249,6 +251,12 @@ COMMANDS = {"train": _cmd_train, "validate": _cmd_validate, "evaluate": _cmd_eva
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["realworld"]:  # the real-world waste model has its own sub-commands
+        from training import realworld
+
+        _setup_logging("-v" in argv or "--verbose" in argv)
+        return realworld.main([a for a in argv[1:] if a not in ("-v", "--verbose")])
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     from training.config import UserError

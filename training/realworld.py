@@ -155,7 +155,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     bank = Bank.open(args.run_dir)
     recipe = _recipe(args)
-    out = args.run_dir / "fit"
+    out = args.out_dir or args.run_dir / "fit"
     out.mkdir(parents=True, exist_ok=True)
     timing: dict[str, float] = {}
     began = time.perf_counter()
@@ -179,9 +179,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         began = time.perf_counter()
         results["loso"] = loso(bank, recipe)
         timing["loso_s"] = round(time.perf_counter() - began, 1)
-        began = time.perf_counter()
-        results["loco"] = loco(bank, recipe)
-        timing["loco_s"] = round(time.perf_counter() - began, 1)
+        if not args.loso_only:
+            began = time.perf_counter()
+            results["loco"] = loco(bank, recipe)
+            timing["loco_s"] = round(time.perf_counter() - began, 1)
     results["timing"] = timing
     (out / "metrics.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     write_reports(results, out)
@@ -355,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="class-per-folder datasets (a manifest.csv gives groups); default "
                         "../shared/data/trashnet and ../shared/data/waste-wild")
     f.add_argument("--cache-dir", type=Path, metavar="DIR")
-    f.add_argument("--backbones", type=lambda s: s.split(","), default=list(DEFAULT_BACKBONES))
+    f.add_argument("--backbones", type=lambda s: [b for b in s.split(",") if b],
+                   default=list(DEFAULT_BACKBONES))
     f.add_argument("--views", type=int, default=DEFAULT_VIEWS,
                    help="0 = image, 1 = mirror, 2.. = station augmentations")
     f.add_argument("--batch-size", type=int, default=64)
@@ -372,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("fit", help="fit the head; leave-one-source/class-out reports")
     t.add_argument("--run-dir", type=Path, required=True, metavar="DIR")
-    t.add_argument("--backbones", type=lambda s: s.split(","), default=list(DEFAULT_BACKBONES))
+    t.add_argument("--backbones", type=lambda s: [b for b in s.split(",") if b],
+                   default=list(DEFAULT_BACKBONES))
     t.add_argument("--views", type=int, default=DEFAULT_VIEWS, help="use views 0..N-1")
     t.add_argument("--member", action="append", metavar="ALIAS=MODEL.onnx",
                    help="features of an exported model as well (see features --member)")
@@ -386,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-risk", type=float, default=0.02,
                    help="confidently wrong share allowed on validation (picks the threshold)")
     t.add_argument("--skip-field", action="store_true", help="no LOSO / LOCO runs")
+    t.add_argument("--loso-only", action="store_true", help="LOSO but no LOCO runs")
+    t.add_argument("--out-dir", type=Path, metavar="DIR",
+                   help="reports here instead of RUN/fit (variants; export reads RUN/fit)")
     t.set_defaults(func=cmd_fit)
 
     x = sub.add_parser("export", help="write the ONNX model with its metadata")

@@ -16,6 +16,19 @@ def _outcome_row(name: str, o: dict[str, Any]) -> str:
             f"{_pct(o['unsure_rate'])} | {_pct(o['accuracy_when_sure'])} | {ece} |")
 
 
+VIEW_NAMES = {0: "the image", 1: "its mirror"}
+
+
+def _views(views: list[int]) -> str:
+    return ", ".join(VIEW_NAMES.get(v, f"station augmentation {v - 1}") for v in views)
+
+
+def _extractors(recipe: dict[str, Any]) -> str:
+    members = {m[0]: m[1] for m in recipe.get("members", [])}
+    return " + ".join(f"{b} (exported model {Path(members[b]).name})" if b in members
+                      else f"{b} (ImageNet)" for b in recipe["backbones"])
+
+
 HEADER = ("| set | images | accuracy (top-1) | confidently wrong | \"Not sure\" | right when sure "
           "| ECE |\n|---|---|---|---|---|---|---|")
 
@@ -24,8 +37,8 @@ def render(results: dict[str, Any]) -> str:
     r = results["recipe"]
     lines = [
         "# Real-world waste model: evaluation", "",
-        f"Features: {' + '.join(r['backbones'])} (frozen, ImageNet), views 0..{len(r['views']) - 1}"
-        f" (image, mirror, station augmentations); softmax regression C={r['c']}, "
+        f"Features (frozen): {_extractors(r)}; views: {_views(r['views'])}; softmax "
+        f"regression C={r['c']}, "
         f"source balance power {r['source_power']}. Temperature {results['temperature']:.3f}; "
         f"\"Not sure\" below {results['threshold']:.2f} or novelty above "
         f"{results['novelty_threshold']:.3f} (Mahalanobis, {r['novelty_k']} dims, "
