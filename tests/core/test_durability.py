@@ -58,7 +58,12 @@ def test_ids_printed_before_sigkill_are_on_disk(tmp_path: Path, attempt: int) ->
         time.sleep(0.05 * attempt)
     finally:
         child.kill()  # SIGKILL on POSIX: no cleanup, no atexit, no checkpoint
-    out, err = child.communicate(timeout=30)
+    # Read the rest through the same buffered reader: readline() may already hold more
+    # lines in its buffer, which communicate() (it reads the raw pipe) would skip.
+    assert child.stdout is not None
+    assert child.stderr is not None
+    out, err = child.stdout.read(), child.stderr.read()
+    child.wait(timeout=30)
     assert child.returncode != 0
     text = (b"".join(lines) + out).decode()
     # Only complete lines: the kill may land in the middle of a write.
