@@ -226,26 +226,37 @@ def _classify(args: argparse.Namespace) -> int:
     rules = rules.with_thresholds(settings.threshold, settings.class_thresholds)
     store = _open_store(data) if args.record else None
     out = sys.stdout
-    failed = 0
+    failed = scored = 0
+    model_errors: list[str] = []
     with ThreadPoolExecutor(max_workers=2) as pool:
         for chunk in _chunks(_expand(args.paths), BATCH):
             todo = [item.path for item in chunk if item.error is None]
             decoded = iter(pool.map(_decode, todo))
             items = [item if item.error else next(decoded) for item in chunk]
             good = [item for item in items if item.image is not None]
-            predictions = iter(classifier.predict_batch([i.image for i in good], top_k=args.top_k))
+            predictions = iter(classifier.predict_each([i.image for i in good], top_k=args.top_k))
             for item in items:
-                if item.image is None:
+                prediction = next(predictions) if item.image is not None else None
+                if isinstance(prediction, ModelError):  # this image only (NaN scores, ...)
+                    item.error, item.image, prediction = str(prediction), None, None
+                    model_errors.append(item.error)
+                if item.image is None or prediction is None:
                     failed += 1
                     _emit_error(out, item, args.json)
                     continue
-                prediction = next(predictions)
+                scored += 1
                 decision = rules.decide_prediction(prediction)
                 if store is not None:
                     thumb = encode_jpeg(item.image) if settings.store_thumbnails else None
                     _record(store, item.path, prediction, decision, thumb)
                 _emit(out, item, prediction, decision, args.json)
                 item.image = None
+    if model_errors and not scored:
+        print(
+            f"waste-sorter: error: the model failed on every image it was given "
+            f"({len(model_errors)}): {model_errors[0]}",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if failed else EXIT_OK
 
 

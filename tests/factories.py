@@ -377,3 +377,81 @@ def huge_png_bytes(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def make_partial_nan_model(
+    path: str | Path, labels: Sequence[str] = ("red", "green", "blue"), **meta: Any
+) -> Path:
+    """A real model whose scores are NaN/infinite for images with no red in them.
+
+    Like :func:`make_onnx_model` (NHWC, 3 classes, in-graph preprocessing) but the scores are
+    divided by the red channel mean: a red image predicts "red", a green or blue one gives
+    ``x / 0`` (NaN and inf).
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = Path(path)
+    weights = np.eye(3, len(labels), dtype=np.float32)
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], axes=[1, 2], keepdims=0),
+        helper.make_node("MatMul", ["m", "weights"], ["scores"]),
+        helper.make_node("Slice", ["m", "zero", "one", "one"], ["red"]),
+        helper.make_node("Div", ["scores", "red"], ["probabilities"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "partial_nan_test",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 32, 32, 3])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(labels)])],
+        initializer=[
+            numpy_helper.from_array(weights, "weights"),
+            numpy_helper.from_array(np.array([0], np.int64), "zero"),
+            numpy_helper.from_array(np.array([1], np.int64), "one"),
+        ],
+    )
+    return _save_model(graph, path, labels, meta)
+
+
+def make_batch1_model(
+    path: str | Path, labels: Sequence[str] = ("red", "green", "blue"), **meta: Any
+) -> Path:
+    """A real model that declares a dynamic batch but fails at run time for batch > 1.
+
+    It reshapes the channel means to a fixed ``[1, 3]`` (as some exporters do), then maps
+    them like :func:`make_onnx_model`: red, green, blue images predict classes 0, 1, 2.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = Path(path)
+    weights = np.eye(3, len(labels), dtype=np.float32) * 0.05
+    nodes = [
+        helper.make_node("ReduceMean", ["image"], ["m"], axes=[1, 2], keepdims=0),
+        helper.make_node("Reshape", ["m", "shape"], ["m1"]),
+        helper.make_node("MatMul", ["m1", "weights"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "batch1_test",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 32, 32, 3])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(labels)])],
+        initializer=[
+            numpy_helper.from_array(weights, "weights"),
+            numpy_helper.from_array(np.array([1, 3], np.int64), "shape"),
+        ],
+    )
+    return _save_model(graph, path, labels, meta)
+
+
+def _save_model(graph: Any, path: Path, labels: Sequence[str], meta: Mapping[str, Any]) -> Path:
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    props = {"waste_sorter": json.dumps(model_metadata(labels, **meta))}
+    helper.set_model_props(model, props)
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path

@@ -8,6 +8,7 @@ against the graph, and turns RGB arrays into :class:`Prediction` objects.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ class Prediction:
 class Classifier:
     """One model file, opened once; ``predict`` may be called from several threads at once.
 
-    ONNX Runtime's ``InferenceSession.run`` is thread-safe and this class keeps no mutable
-    state after construction.
+    ONNX Runtime's ``InferenceSession.run`` is thread-safe. The only state that changes after
+    construction is ``_one_at_a_time`` (set, under ``_lock``, once a batched run has failed:
+    some graphs declare a dynamic batch but only work with batch size 1).
     """
 
     def __init__(self, path: str | Path, *, intra_op_threads: int = 0) -> None:
@@ -66,6 +68,8 @@ class Classifier:
         spec = self.info.input
         self._mean = np.asarray(spec.mean, dtype=np.float32)
         self._std = np.asarray(spec.std, dtype=np.float32)
+        self._lock = threading.Lock()
+        self._one_at_a_time = self._static_batch == 1
 
     def __repr__(self) -> str:
         return f"Classifier({self.path.name!r}, id={self.info.id!r}, version={self.info.version!r})"
@@ -151,59 +155,124 @@ class Classifier:
         return self.predict_batch([rgb], top_k=top_k)[0]
 
     def predict_batch(self, images: Sequence[RGBArray], top_k: int = 3) -> list[Prediction]:
-        """Classify several images with as few ``session.run`` calls as possible.
+        """Classify several images; raise the first image's :class:`ModelError`, if any.
 
-        Models with a static batch of 1 run once per image. ``elapsed_ms`` of each prediction
-        is its share of the time for its batch (preprocessing included).
+        See :meth:`predict_each`, which reports each image's failure separately instead.
         """
-        results: list[Prediction] = []
-        step = 1 if self._static_batch == 1 else MAX_BATCH
+        results = self.predict_each(images, top_k=top_k)
+        for result in results:
+            if isinstance(result, ModelError):
+                raise result
+        return [r for r in results if isinstance(r, Prediction)]
+
+    def predict_each(
+        self, images: Sequence[RGBArray], top_k: int = 3
+    ) -> list[Prediction | ModelError]:
+        """Classify several images; one result per image, in order, a :class:`ModelError` for
+        each image the model could not score (NaN or infinite output, a failed run).
+
+        Images run in batches of up to :data:`MAX_BATCH`. When a batched ``session.run`` fails
+        (or returns the wrong number of rows) the batch is retried one image at a time, and
+        every later call of this classifier runs one image at a time too. Models with a
+        static batch of 1 always do. ``elapsed_ms`` of each prediction is its share of the
+        time for its batch (preprocessing included).
+        """
+        results: list[Prediction | ModelError] = []
+        step = 1 if self._single() else MAX_BATCH
         for start in range(0, len(images), step):
-            chunk = images[start : start + step]
             began = time.perf_counter()
-            tensors = [self.preprocess(img) for img in chunk]
-            batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors, axis=0)
-            probs, novelty = self._run(batch)
-            elapsed = (time.perf_counter() - began) * 1000.0 / len(chunk)
-            results.extend(
-                self._prediction(row, top_k, elapsed, None if novelty is None else novelty[i])
-                for i, row in enumerate(probs)
-            )
+            tensors = [self.preprocess(img) for img in images[start : start + step]]
+            results.extend(self._predict_tensors(tensors, top_k, began))
         return results
+
+    def _single(self) -> bool:
+        with self._lock:
+            return self._one_at_a_time
+
+    def _predict_tensors(
+        self, tensors: list[FloatArray], top_k: int, began: float
+    ) -> list[Prediction | ModelError]:
+        batch = tensors[0] if len(tensors) == 1 else np.concatenate(tensors, axis=0)
+        try:
+            scored = self._run(batch)
+        except ModelError as exc:
+            if len(tensors) == 1:
+                return [exc]
+            with self._lock:
+                first = not self._one_at_a_time
+                self._one_at_a_time = True
+            if first:
+                log.warning(
+                    "%s: a batch of %d images failed; running one at a time from now on",
+                    self.path.name,
+                    len(tensors),
+                )
+                log.debug("batch failure: %s", exc)
+            results: list[Prediction | ModelError] = []
+            for tensor in tensors:
+                results.extend(self._predict_tensors([tensor], top_k, time.perf_counter()))
+            return results
+        elapsed = (time.perf_counter() - began) * 1000.0 / len(tensors)
+        return [
+            row if isinstance(row, ModelError) else self._prediction(row[0], top_k, elapsed, row[1])
+            for row in scored
+        ]
 
     def _run(
         self, batch: FloatArray
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
+    ) -> list[tuple[npt.NDArray[np.float64], float | None] | ModelError]:
+        """Run one batch: per image its probabilities and novelty score, or its error.
+
+        Raises :class:`ModelError` when the run as a whole fails (then no row can be trusted).
+        """
+        n = len(batch)
         names = [self._output_name]
         if self._novelty_name is not None:
             names.append(self._novelty_name)
+        import onnxruntime as ort  # already imported by _open_session
+
+        quiet = ort.RunOptions()  # a failed run is reported as a ModelError, not on stderr
+        quiet.log_severity_level = 4
         try:
-            outputs = self._session.run(names, {self._input_name: batch})
+            outputs = self._session.run(names, {self._input_name: batch}, quiet)
         except Exception as exc:  # onnxruntime raises its own pybind11 exception types
             raise self._fail(f"inference failed ({_first_line(exc)})") from None
-        raw = outputs[0]
+        raw = np.asarray(outputs[0], dtype=np.float64)
+        if n > 1 and (raw.ndim < 1 or raw.shape[0] != n):
+            raise self._fail(f"model returned output shape {list(raw.shape)} for {n} images")
         novelty = None
         if self._novelty_name is not None:
-            novelty = np.asarray(outputs[1], dtype=np.float64).reshape(len(batch), -1)[:, 0]
+            extra = np.asarray(outputs[1], dtype=np.float64)
+            if extra.size % n or extra.size == 0:
+                raise self._fail(f"model returned novelty shape {list(extra.shape)} for {n} images")
+            novelty = extra.reshape(n, -1)[:, 0]
             # A NaN score says nothing about the item: treat it as novel, never as familiar.
             novelty = np.where(np.isfinite(novelty), novelty, np.inf)
-        out = np.asarray(raw, dtype=np.float64).reshape(len(batch), -1)
+        if raw.size % n:
+            raise self._fail(f"model returned output shape {list(raw.shape)} for {n} images")
+        out = raw.reshape(n, -1)
         if out.shape[1] != self.info.num_classes:
             raise self._fail(
                 f"model produced {out.shape[1]} scores but metadata lists "
                 f"{self.info.num_classes} labels"
             )
-        if not np.all(np.isfinite(out)):
-            raise self._fail("model produced NaN or infinite scores")
+        finite = np.all(np.isfinite(out), axis=1)
+        out = np.where(finite[:, None], out, 0.0)  # bad rows are reported, never computed on
         if self.info.output == "logits":
             out = np.exp(out - out.max(axis=1, keepdims=True))
         else:
             out = np.clip(out, 0.0, None)  # tiny negative rounding errors from some exporters
         totals = out.sum(axis=1, keepdims=True)
-        if not np.all(totals > 0):
-            raise self._fail("model produced all-zero probabilities")
-        probs: npt.NDArray[np.float64] = out / totals
-        return probs, novelty
+        rows: list[tuple[npt.NDArray[np.float64], float | None] | ModelError] = []
+        for i in range(n):
+            if not finite[i]:
+                rows.append(self._fail("model produced NaN or infinite scores"))
+            elif not totals[i, 0] > 0:
+                rows.append(self._fail("model produced all-zero probabilities"))
+            else:
+                score = None if novelty is None else float(novelty[i])
+                rows.append((out[i] / totals[i, 0], score))
+        return rows
 
     def _prediction(
         self,

@@ -17,7 +17,9 @@ from tests.factories import (
     BLUE,
     GREEN,
     RED,
+    make_batch1_model,
     make_onnx_model,
+    make_partial_nan_model,
     make_rank_model,
     noise_rgb,
     solid_rgb,
@@ -138,9 +140,9 @@ class _CountingSession:
         self.inner = inner
         self.batches: list[int] = []
 
-    def run(self, outputs: Any, feeds: dict[str, np.ndarray]) -> Any:
+    def run(self, outputs: Any, feeds: dict[str, np.ndarray], *options: Any) -> Any:
         self.batches.append(next(iter(feeds.values())).shape[0])
-        return self.inner.run(outputs, feeds)
+        return self.inner.run(outputs, feeds, *options)
 
 
 @pytest.mark.parametrize("static_batch", [False, True])
@@ -187,6 +189,49 @@ def test_nan_output_is_a_clear_error(tmp_path: Path) -> None:
     clf = Classifier(make_onnx_model(tmp_path / "nan.onnx", LABELS, weights=weights))
     with pytest.raises(ModelError, match=r"nan\.onnx: .*NaN"):
         clf.predict(solid_rgb(RED))
+
+
+def test_nan_for_some_images_fails_only_those(tmp_path: Path) -> None:
+    clf = Classifier(make_partial_nan_model(tmp_path / "partnan.onnx", LABELS))
+    images = [solid_rgb(RED), solid_rgb(GREEN), solid_rgb(RED), solid_rgb(BLUE)]
+    results = clf.predict_each(images)
+    assert [r.label for r in results if isinstance(r, Prediction)] == ["red", "red"]
+    assert [type(r) for r in results] == [Prediction, ModelError, Prediction, ModelError]
+    assert "partnan.onnx: model produced NaN or infinite scores" in str(results[1])
+    assert all(np.isfinite(r.probabilities).all() for r in results if isinstance(r, Prediction))
+    with pytest.raises(ModelError, match="NaN"):
+        clf.predict_batch(images)  # the all-or-nothing API still raises
+    assert clf.predict(solid_rgb(RED)).label == "red"
+
+
+def test_batch1_only_graph_falls_back_to_single_images(tmp_path: Path) -> None:
+    clf = Classifier(make_batch1_model(tmp_path / "b1.onnx", LABELS))
+    counter = _CountingSession(clf._session)
+    clf._session = counter
+    images = [solid_rgb(RED), solid_rgb(GREEN), solid_rgb(BLUE)]
+    assert [p.label for p in clf.predict_batch(images)] == ["red", "green", "blue"]
+    assert counter.batches == [3, 1, 1, 1]
+    counter.batches.clear()  # remembered: later batches go one by one at once
+    assert [p.label for p in clf.predict_batch(images[::-1])] == ["blue", "green", "red"]
+    assert counter.batches == [1, 1, 1]
+
+
+def test_batch1_fallback_is_thread_safe(tmp_path: Path) -> None:
+    clf = Classifier(make_batch1_model(tmp_path / "b1.onnx", LABELS))
+    colours = [RED, GREEN, BLUE] * 4
+    expected = [LABELS[i % 3] for i in range(len(colours))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = list(pool.map(lambda _: clf.predict_each([solid_rgb(c) for c in colours]), range(8)))
+    for results in runs:
+        assert [getattr(r, "label", r) for r in results] == expected
+
+
+def test_model_failing_every_run_gives_one_error_per_image(tmp_path: Path) -> None:
+    weights = np.full((3, 3), np.nan, np.float32)
+    clf = Classifier(make_onnx_model(tmp_path / "nan.onnx", LABELS, weights=weights))
+    results = clf.predict_each([solid_rgb(RED)] * 3)
+    assert len(results) == 3
+    assert all(isinstance(r, ModelError) for r in results)
 
 
 def test_info_and_repr(model: Classifier) -> None:

@@ -1,0 +1,47 @@
+"""The GUI's open-images path (``ImageBatchWorker``) reports each failed image on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.core.classifier import Classifier
+from app.qt.sources import ImageBatchWorker
+from tests.factories import BLUE, GREEN, RED, make_batch1_model, make_partial_nan_model, write_image
+
+LABELS = ("red", "green", "blue")
+
+
+def run_batch(qtbot, paths: list[Path], model: Path) -> tuple[list, list, tuple]:
+    worker = ImageBatchWorker(paths, Classifier(model, intra_op_threads=1))
+    done: list = []
+    failed: list = []
+    direct = Qt.ConnectionType.DirectConnection
+    worker.item_done.connect(lambda item: done.append((item.path, item.prediction.label)), direct)
+    worker.item_failed.connect(lambda path, error: failed.append((path, error)), direct)
+    with qtbot.waitSignal(worker.batch_finished, timeout=30_000) as finished:
+        worker.start()
+    assert worker.wait(10_000)
+    return done, failed, tuple(finished.args)
+
+
+def test_nan_scores_fail_only_those_images(qtbot, tmp_path: Path) -> None:
+    model = make_partial_nan_model(tmp_path / "partnan.onnx", LABELS)
+    red = write_image(tmp_path / "in" / "a.png", "png", color=RED)
+    green = write_image(tmp_path / "in" / "b.png", "png", color=GREEN)
+    red2 = write_image(tmp_path / "in" / "c.png", "png", color=RED)
+    done, failed, finished = run_batch(qtbot, [tmp_path / "in"], model)
+    assert done == [(red, "red"), (red2, "red")]
+    assert [p for p, _ in failed] == [str(green)]
+    assert "NaN or infinite" in failed[0][1]
+    assert finished == (2, 1, False)
+
+
+def test_batch1_only_model_works(qtbot, tmp_path: Path) -> None:
+    model = make_batch1_model(tmp_path / "b1.onnx", LABELS)
+    paths = [write_image(tmp_path / f"{i}.png", "png", color=c) for i, c in enumerate((RED, BLUE))]
+    done, failed, finished = run_batch(qtbot, paths, model)
+    assert done == [(paths[0], "red"), (paths[1], "blue")]
+    assert not failed
+    assert finished == (2, 0, False)

@@ -1,0 +1,80 @@
+"""``classify`` when the model, the folders or the file names misbehave (issue 15).
+
+Real processes, real tiny ONNX models and real files: each case must give one line per image
+(valid JSON with ``--json``), no traceback, and exit 2 when anything failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.factories import (
+    BLUE,
+    GREEN,
+    RED,
+    make_batch1_model,
+    make_onnx_model,
+    make_partial_nan_model,
+    write_image,
+)
+from tests.test_cli import LABELS, parse_lines, run_cli
+
+
+def colour_images(folder: Path, colours: dict[str, tuple[int, int, int]]) -> dict[str, Path]:
+    return {n: write_image(folder / f"{n}.png", "png", color=c) for n, c in colours.items()}
+
+
+def test_nan_scores_for_some_images_are_per_image_errors(tmp_path: Path, data_dir: Path) -> None:
+    model = make_partial_nan_model(tmp_path / "partnan.onnx", LABELS)
+    images = colour_images(tmp_path / "in", {"r1": RED, "g": GREEN, "r2": RED, "b": BLUE})
+    result = run_cli("classify", "--json", "--model", model, tmp_path / "in", data_dir=data_dir)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = parse_lines(result.stdout)
+    assert set(rows) == {str(p) for p in images.values()}
+    for name in ("r1", "r2"):
+        row = rows[str(images[name])]
+        assert (row["label"], row["error"]) == ("red", None)
+    for name in ("g", "b"):
+        row = rows[str(images[name])]
+        assert row["label"] is None
+        assert row["confidence"] is None
+        assert "NaN or infinite" in str(row["error"])
+    assert "failed on every image" not in result.stderr
+
+    text = run_cli("classify", "--model", model, images["g"], images["r1"], data_dir=data_dir)
+    assert text.returncode == 2
+    assert "Traceback" not in text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"{images['g']}\tERROR: ")
+    assert "NaN" in lines[0]
+    assert lines[1].startswith(f"{images['r1']}\tred\t")
+
+
+def test_batch1_only_model_classifies_every_image(tmp_path: Path, data_dir: Path) -> None:
+    model = make_batch1_model(tmp_path / "b1.onnx", LABELS)
+    images = colour_images(tmp_path / "in", {"a": RED, "b": GREEN, "c": BLUE, "d": RED})
+    result = run_cli("classify", "--json", "--model", model, tmp_path / "in", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[E:onnxruntime" not in result.stderr
+    rows = parse_lines(result.stdout)
+    got = {name: rows[str(p)]["label"] for name, p in images.items()}
+    assert got == {"a": "red", "b": "green", "c": "blue", "d": "red"}
+
+
+def test_model_failing_on_every_image_says_so_in_one_line(tmp_path: Path, data_dir: Path) -> None:
+    weights = np.full((3, 3), np.nan, np.float32)
+    model = make_onnx_model(tmp_path / "nan.onnx", LABELS, weights=weights)
+    images = colour_images(tmp_path / "in", {"a": RED, "b": GREEN})
+    result = run_cli("classify", "--json", "--model", model, tmp_path / "in", data_dir=data_dir)
+    assert result.returncode == 2
+    rows = parse_lines(result.stdout)
+    assert all(rows[str(p)]["error"] and rows[str(p)]["label"] is None for p in images.values())
+    errors = [line for line in result.stderr.splitlines() if line.startswith("waste-sorter:")]
+    assert len(errors) == 1, result.stderr
+    assert "failed on every image" in errors[0]
+    assert "nan.onnx" in errors[0]
+    assert "Traceback" not in result.stderr
