@@ -176,7 +176,8 @@ def _decode(path: Path) -> _Item:
 
 
 def _expand(paths: Sequence[Path]) -> Iterator[_Item]:
-    """Every image under ``paths``; a missing path or an empty folder is an error item."""
+    """Every image under ``paths``; a missing path, an empty folder, a subfolder that cannot
+    be read or a broken link in a folder is an error item (after that folder's images)."""
     from app.core.imaging import iter_image_files
 
     for path in paths:
@@ -184,10 +185,16 @@ def _expand(paths: Sequence[Path]) -> Iterator[_Item]:
             yield _Item(path, error="file not found")
             continue
         found = False
-        for file in iter_image_files([path]):
+        problems: list[_Item] = []
+
+        def on_error(where: Path, message: str, out: list[_Item] = problems) -> None:
+            out.append(_Item(where, error=message))
+
+        for file in iter_image_files([path], on_error=on_error):
             found = True
             yield _Item(file)
-        if not found:
+        yield from problems
+        if not found and not problems:
             yield _Item(path, error="no image files found in this folder")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import zlib
 from collections.abc import Mapping, Sequence
@@ -455,3 +456,36 @@ def _save_model(graph: Any, path: Path, labels: Sequence[str], meta: Mapping[str
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def make_too_deep_folder(parent: str | Path, name: str = "deep", limit: int = 4200) -> Path:
+    """A real chain of folders under ``parent/name`` whose full path grows past ``limit``
+    bytes (more than Linux's PATH_MAX), with a PNG at the bottom.
+
+    Built through directory file descriptors, so it exists; listing the deepest folders by
+    path fails with ENAMETOOLONG -- an unreadable subfolder even for root.
+    """
+    top = Path(parent) / name
+    top.mkdir(parents=True)
+    component = "d" * 200
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), RED).save(png, "PNG")
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        length = len(os.fsencode(top))
+        while length <= limit:
+            os.mkdir(component, dir_fd=fd)
+            deeper = os.open(component, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, length = deeper, length + len(component) + 1
+        out = os.open("bottom.png", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        try:
+            os.write(out, png.getvalue())
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return top

@@ -6,9 +6,11 @@ Real processes, real tiny ONNX models and real files: each case must give one li
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.factories import (
     BLUE,
@@ -17,6 +19,7 @@ from tests.factories import (
     make_batch1_model,
     make_onnx_model,
     make_partial_nan_model,
+    make_too_deep_folder,
     write_image,
 )
 from tests.test_cli import LABELS, parse_lines, run_cli
@@ -78,3 +81,46 @@ def test_model_failing_on_every_image_says_so_in_one_line(tmp_path: Path, data_d
     assert "failed on every image" in errors[0]
     assert "nan.onnx" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def test_unusable_subfolders_are_reported_and_exit_2(tmp_path: Path, data_dir: Path) -> None:
+    model = make_onnx_model(tmp_path / "tiny.onnx", LABELS)
+    root = tmp_path / "in"
+    good = write_image(root / "a.png", "png", color=RED)
+    (root / "old shots").symlink_to(tmp_path / "moved away")  # a folder that is gone
+    deep = make_too_deep_folder(root)  # unreadable even for root: ENAMETOOLONG
+    result = run_cli("classify", "--json", "--model", model, root, data_dir=data_dir)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    rows = parse_lines(result.stdout)
+    assert rows[str(good)]["label"] == "red"
+    assert "broken symbolic link" in str(rows[str(root / "old shots")]["error"])
+    deep_rows = [r for p, r in rows.items() if p.startswith(str(deep))]
+    assert len(deep_rows) == 1
+    assert deep_rows[0]["error"] == "cannot read folder (file name too long)"
+    assert deep_rows[0]["label"] is None
+
+    text = run_cli("classify", "--model", model, root, data_dir=data_dir)
+    assert text.returncode == 2
+    assert f"{root / 'old shots'}\tERROR: broken symbolic link" in text.stdout
+    assert "ERROR: cannot read folder (file name too long)" in text.stdout
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_permission_denied_subfolder_is_reported(tmp_path: Path, data_dir: Path) -> None:
+    model = make_onnx_model(tmp_path / "tiny.onnx", LABELS)
+    root = tmp_path / "in"
+    good = write_image(root / "a.png", "png", color=RED)
+    write_image(root / "locked" / "b.png", "png", color=RED)
+    (root / "locked").chmod(0)
+    try:
+        result = run_cli("classify", "--json", "--model", model, root, data_dir=data_dir)
+    finally:
+        (root / "locked").chmod(0o755)
+    assert result.returncode == 2
+    rows = parse_lines(result.stdout)
+    assert rows[str(good)]["label"] == "red"
+    assert rows[str(root / "locked")]["error"] == "cannot read folder (permission denied)"

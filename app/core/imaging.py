@@ -14,7 +14,7 @@ import re
 import struct
 import threading
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -246,13 +246,20 @@ def _composite_on_white(rgba: Image.Image) -> RGBArray:
     return blended.astype(np.uint8)
 
 
-def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def iter_image_files(
+    paths: Iterable[str | Path], on_error: Callable[[Path, str], None] | None = None
+) -> Iterator[Path]:
     """Expand files and folders into image files.
 
     Folders are walked recursively in sorted order and contribute only files with a known
     suffix (hidden files and folders are skipped: they are usually OS metadata such as
     ``._photo.jpg``). Files named explicitly are always yielded, whatever their suffix, so the
     caller reports a clear error for them instead of silently dropping them.
+
+    What a walk cannot use -- a folder it cannot list (permission denied, path too long, ...),
+    a broken symbolic link -- is passed to ``on_error(path, message)`` (logged as a warning
+    when there is none), after the walk of that folder and before its files are yielded.
+    Symbolic links to folders are not followed.
     """
     for item in paths:
         path = Path(item)
@@ -260,14 +267,36 @@ def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
             continue
         found: list[Path] = []
-        for root, dirs, files in os.walk(path, followlinks=False):
+        problems: list[tuple[Path, str]] = []
+
+        def unreadable(
+            exc: OSError, top: Path = path, out: list[tuple[Path, str]] = problems
+        ) -> None:
+            where = Path(os.fsdecode(exc.filename)) if exc.filename else top
+            out.append((where, f"cannot read folder ({_os_reason(exc)})"))
+
+        for root, dirs, files in os.walk(path, onerror=unreadable, followlinks=False):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found.extend(
-                Path(root) / name
-                for name in files
-                if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
-            )
+            for name in files:
+                if name.startswith("."):
+                    continue
+                full = Path(root) / name
+                if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                    found.append(full)  # a broken link here fails to decode: "file not found"
+                elif full.is_symlink() and not full.exists():
+                    problems.append((full, "broken symbolic link (its target does not exist)"))
+        for where, message in sorted(problems):
+            if on_error is None:
+                log.warning("skipped %s: %s", where, message)
+            else:
+                on_error(where, message)
         yield from sorted(found, key=lambda p: p.relative_to(path).parts)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _check_rgb(rgb: Any) -> RGBArray:

@@ -113,8 +113,14 @@ class ImageBatchWorker(QThread):
 
     def run(self) -> None:
         ok = failed = 0
+        unreadable: list[tuple[Path, str]] = []  # folders that could not be listed, broken links
         try:
-            files = unique_paths(iter_image_files(self._paths))
+            files = unique_paths(
+                iter_image_files(self._paths, on_error=lambda p, m: unreadable.append((p, m)))
+            )
+            for where, message in unreadable:
+                failed += 1
+                self.item_failed.emit(str(where), message)
             total = len(files)
             self.progress.emit(0, total)
             for done, path in enumerate(files, start=1):

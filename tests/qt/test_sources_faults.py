@@ -8,7 +8,16 @@ from PySide6.QtCore import Qt
 
 from app.core.classifier import Classifier
 from app.qt.sources import ImageBatchWorker
-from tests.factories import BLUE, GREEN, RED, make_batch1_model, make_partial_nan_model, write_image
+from tests.factories import (
+    BLUE,
+    GREEN,
+    RED,
+    make_batch1_model,
+    make_onnx_model,
+    make_partial_nan_model,
+    make_too_deep_folder,
+    write_image,
+)
 
 LABELS = ("red", "green", "blue")
 
@@ -45,3 +54,18 @@ def test_batch1_only_model_works(qtbot, tmp_path: Path) -> None:
     assert done == [(paths[0], "red"), (paths[1], "blue")]
     assert not failed
     assert finished == (2, 0, False)
+
+
+def test_unusable_subfolders_are_reported(qtbot, tmp_path: Path) -> None:
+    model = make_onnx_model(tmp_path / "tiny.onnx", LABELS)
+    root = tmp_path / "in"
+    good = write_image(root / "a.png", "png", color=RED)
+    (root / "old shots").symlink_to(tmp_path / "moved away")
+    deep = make_too_deep_folder(root)
+    done, failed, finished = run_batch(qtbot, [root], model)
+    assert done == [(good, "red")]
+    by_message = {message: path for path, message in failed}
+    assert len(failed) == 2
+    assert by_message["broken symbolic link (its target does not exist)"] == str(root / "old shots")
+    assert by_message["cannot read folder (file name too long)"].startswith(str(deep))
+    assert finished == (1, 2, False)
