@@ -15,6 +15,7 @@ import logging
 import shutil
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,11 @@ def short_metrics(probs: np.ndarray, labels: np.ndarray,
             "images": m["images"]}
 
 
-def _quantize(fp32: Path, out: Path, mode: str, calibration: np.ndarray) -> None:
+def quantize(fp32: Path, out: Path, mode: str, calibration: np.ndarray,
+             keep_float: Callable[[Path], list[str]] | None = None) -> None:
+    """INT8 ``out`` from ``fp32``: ``dynamic``, or static QDQ per channel calibrated on
+    ``calibration``; ``keep_float(prepared_path)`` names the nodes left in float (default:
+    the softmax and everything after it, :func:`output_tail`)."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -122,7 +127,7 @@ def _quantize(fp32: Path, out: Path, mode: str, calibration: np.ndarray) -> None
 
         quantize_static(prepped, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=output_tail(prepped))
+                        nodes_to_exclude=(keep_float or output_tail)(prepped))
     prepped.unlink(missing_ok=True)
 
 
@@ -168,7 +173,7 @@ def _int8_variant(fp32: Path, mode: str, calibration: np.ndarray, reference: dic
     """Quantise and decide: shipped only if it loses < 0.5 validation accuracy points and is
     smaller and not slower (dynamic ConvInteger kernels can be many times slower on CPU)."""
     int8 = fp32.with_name("model_int8.onnx")
-    _quantize(fp32, int8, mode, calibration)
+    quantize(fp32, int8, mode, calibration)
     v = _variant(int8, evaluation, classes, input_size) | {"mode": mode}
     loss = reference["validation"]["accuracy"] - v["validation"]["accuracy"]
     v["accuracy_loss_points"] = round(100 * loss, 3)

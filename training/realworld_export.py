@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from app.core.model_info import InputSpec, ModelInfo
-from training.export import CALIBRATION_IMAGES, ExportError, check_loads, ort_latency_ms, session
+from training.export import (
+    CALIBRATION_IMAGES,
+    ExportError,
+    check_loads,
+    ort_latency_ms,
+    quantize,
+    session,
+)
 from training.field_metrics import full_report
 from training.heads import LinearHead, Novelty
 
@@ -178,33 +185,13 @@ def check(path: Path, head: LinearHead, novelty: Novelty, val_images: np.ndarray
     return out
 
 
-def quantize(fp32: Path, out: Path, calibration: np.ndarray) -> None:
+def head_nodes(path: Path) -> list[str]:
+    """The head's and the detector's nodes: kept in float when quantising (8-bit
+    probabilities come in 1/256 steps; the detector's distances need the range)."""
     import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepped = out.with_name(out.stem + ".pre.onnx")
-    quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
-    head = [n.name for n in onnx.load(str(prepped)).graph.node
-            if n.name.startswith(HEAD_PREFIX)]
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._batches = iter([{"image": calibration[i:i + 8].astype(np.float32)}
-                                  for i in range(0, len(calibration), 8)])
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self._batches, None)
-
-    quantize_static(prepped, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    nodes_to_exclude=head)
-    prepped.unlink(missing_ok=True)
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return [n.name for n in graph.node if n.name.startswith(HEAD_PREFIX)]
 
 
 def export(*, backbones: tuple[str, ...], members: dict[str, Path], head: LinearHead,
@@ -229,7 +216,7 @@ def export(*, backbones: tuple[str, ...], members: dict[str, Path], head: Linear
     variants = {"fp32": fp32}
     if calibration is not None:
         int8 = folder / "model_int8.onnx"
-        quantize(fp32, int8, calibration[:CALIBRATION_IMAGES])
+        quantize(fp32, int8, "static", calibration[:CALIBRATION_IMAGES], head_nodes)
         variants["int8"] = int8
     report: dict[str, Any] = {"parity": parity, "variants": {}}
     for key, path in variants.items():

@@ -177,7 +177,7 @@ def test_end_to_end_features_fit_export_classify(tmp_path: Path, cache_dir: Path
     assert "Leave one source out" in (run / "fit" / "report.md").read_text()
     out = tmp_path / "colours.onnx"
     assert main(["export", *common, "--out", str(out), "--version", "0.0.1", "--id",
-                 "colours", "--random-weights"]) == 0
+                 "colours", "--random-weights", "--quantize"]) == 0
     clf = Classifier(out)
     assert clf.labels == ("blue", "green", "red")
     assert clf.info.embedding is not None
@@ -191,7 +191,17 @@ def test_end_to_end_features_fit_export_classify(tmp_path: Path, cache_dir: Path
     assert report["parity"]["embedding_vs_cache"] < 5e-3
     assert report["parity"]["probabilities_vs_head"] < 1e-4
     assert report["variants"]["fp32"]["test"]["n"] > 0
-    assert clf.info.metrics["test"]["images"] == report["variants"]["fp32"]["test"]["n"]
+    assert report["shipped"] == "int8"
+    assert clf.info.training["quantization"] == "static_int8_extractors"
+    assert clf.info.metrics["test"]["images"] == report["variants"]["int8"]["test"]["n"]
+    assert (run / "export" / "mistakes.png").is_file()
+    # head and detector stayed in float: no quantised node among them
+    import onnx
+
+    graph = onnx.load(str(out)).graph
+    head_ops = {n.op_type for n in graph.node if n.name.startswith("head/")}
+    assert "Softmax" in head_ops
+    assert not head_ops & {"QuantizeLinear", "DequantizeLinear"}
 
 
 def test_member_model_features_and_graph_without_tensorflow(tmp_path: Path) -> None:
