@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from app import __version__
-from app.core.paths import DataDir
+from app.core.paths import DataDir, display_path
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 1, 2
 BATCH = 16
@@ -277,18 +277,22 @@ def _record(store: Any, path: Path, prediction: Any, decision: Any, thumb: bytes
     from app.core.history import HistoryError, NewRecord
 
     record = NewRecord.from_prediction(
-        prediction, decision, source=str(path.resolve()), source_kind="cli", thumbnail=thumb
+        prediction,
+        decision,
+        source=display_path(path.resolve()),
+        source_kind="cli",
+        thumbnail=thumb,
     )
     try:
         store.add(record)
     except HistoryError as exc:
-        raise UsageError(f"could not record {path}: {exc}") from None
+        raise UsageError(f"could not record {display_path(path)}: {exc}") from None
 
 
 def _emit(out: TextIO, item: _Item, prediction: Any, decision: Any, as_json: bool) -> None:
     if as_json:
         row = {
-            "path": str(item.path),
+            "path": display_path(item.path),
             "label": prediction.label,
             "confidence": round(float(prediction.confidence), 6),
             "top_k": [
@@ -303,7 +307,8 @@ def _emit(out: TextIO, item: _Item, prediction: Any, decision: Any, as_json: boo
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
         bin_text = "UNSURE - check" if decision.unsure else decision.name
-        out.write(f"{item.path}\t{prediction.label}\t{prediction.confidence:.1%}\t{bin_text}\n")
+        line = f"{display_path(item.path)}\t{prediction.label}\t{prediction.confidence:.1%}"
+        out.write(f"{line}\t{bin_text}\n")
     out.flush()
 
 
@@ -313,12 +318,14 @@ def _finite(value: float | None) -> float | None:
 
 
 def _emit_error(out: TextIO, item: _Item, as_json: bool) -> None:
+    error = display_path(item.error or "")  # messages may quote a (model) file name
     if as_json:
-        row = {"path": str(item.path), **dict.fromkeys(("label", "confidence", "top_k", "bin"))}
-        row |= {"error": item.error, "unsure": None, "novelty": None}
+        row: dict[str, Any] = {"path": display_path(item.path)}
+        row |= dict.fromkeys(("label", "confidence", "top_k", "bin"))
+        row |= {"error": error, "unsure": None, "novelty": None}
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        out.write(f"{item.path}\tERROR: {item.error}\n")
+        out.write(f"{display_path(item.path)}\tERROR: {error}\n")
     out.flush()
 
 
@@ -336,10 +343,10 @@ def _models(args: argparse.Namespace) -> int:
             info = e.info
             rows.append(
                 {
-                    "id": e.id,
-                    "path": str(e.path),
+                    "id": display_path(e.id),
+                    "path": display_path(e.path),
                     "shipped": e.shipped,
-                    "error": e.error,
+                    "error": None if e.error is None else display_path(e.error),
                     "name": info.name if info else None,
                     "version": info.version if info else None,
                     "labels": list(info.labels) if info else None,
@@ -351,12 +358,13 @@ def _models(args: argparse.Namespace) -> int:
     if not entries:
         print("no models found")
     for e in entries:
+        ident, where = display_path(e.id), display_path(e.path)
         if e.info is None:
-            print(f"{e.id}  BROKEN  {e.path}\n    {e.error}")
+            print(f"{ident}  BROKEN  {where}\n    {display_path(e.error or '')}")
             continue
         info = e.info
         origin = "shipped" if e.shipped else "user"
-        print(f"{e.id}  {info.name}  v{info.version}  ({origin}, {e.path})")
+        print(f"{ident}  {info.name}  v{info.version}  ({origin}, {where})")
         print(f"    classes: {', '.join(info.labels)}")
         for split, metrics in sorted(info.metrics.items()):
             if isinstance(metrics, dict):

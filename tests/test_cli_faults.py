@@ -6,7 +6,12 @@ Real processes, real tiny ONNX models and real files: each case must give one li
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,7 @@ from tests.factories import (
     make_too_deep_folder,
     write_image,
 )
-from tests.test_cli import LABELS, parse_lines, run_cli
+from tests.test_cli import LABELS, REPO, parse_lines, run_cli
 
 
 def colour_images(folder: Path, colours: dict[str, tuple[int, int, int]]) -> dict[str, Path]:
@@ -124,3 +129,73 @@ def test_permission_denied_subfolder_is_reported(tmp_path: Path, data_dir: Path)
     rows = parse_lines(result.stdout)
     assert rows[str(good)]["label"] == "red"
     assert rows[str(root / "locked")]["error"] == "cannot read folder (permission denied)"
+
+
+# --------------------------------------------------------------------------- file names
+
+RAW_NAME = b"caf\xe9 \xff.png"  # Latin-1 bytes: not UTF-8
+SHOWN_NAME = "caf\\xe9 \\xff.png"  # how every output spells it
+
+
+def write_raw_name(folder: Path) -> Path:
+    """A real PNG whose file name is the bytes ``RAW_NAME`` (created through ``os.open``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = write_image(folder.parent / "tmp.png", "png", color=RED).read_bytes()
+    fd = os.open(os.fsencode(folder) + b"/" + RAW_NAME, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return folder / os.fsdecode(RAW_NAME)
+
+
+def run_strict(*args: str | Path, data_dir: Path) -> subprocess.CompletedProcess[bytes]:
+    """The CLI with a strict UTF-8 stdout (as under en_US.UTF-8); output kept as bytes."""
+    env = {
+        **os.environ,
+        "WASTE_SORTER_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(REPO),
+        "PYTHONIOENCODING": "utf-8:strict",
+    }
+    cmd = [sys.executable, "-m", "app", *(os.fsencode(a) for a in args)]
+    return subprocess.run(cmd, capture_output=True, env=env, cwd=REPO, timeout=120, check=False)
+
+
+def test_non_utf8_file_names_give_valid_output_and_history(tmp_path: Path, data_dir: Path) -> None:
+    model = make_onnx_model(tmp_path / "tiny.onnx", LABELS)
+    folder = tmp_path / "in"
+    raw = write_raw_name(folder)
+    shown = f"{folder}/{SHOWN_NAME}"
+    for target in (folder, raw):  # found in a folder, and named on the command line
+        result = run_strict("classify", "--json", "--model", model, target, data_dir=data_dir)
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        lines = result.stdout.decode("utf-8").splitlines()  # strict: valid UTF-8
+        assert [json.loads(line)["path"] for line in lines] == [shown]
+        assert json.loads(lines[0])["label"] == "red"
+
+    text = run_strict("classify", "--record", "--model", model, folder, data_dir=data_dir)
+    assert text.returncode == 0, text.stderr.decode(errors="replace")
+    assert text.stdout.decode("utf-8").startswith(f"{shown}\tred\t")
+
+    history = run_strict("history", "--format", "csv", data_dir=data_dir)
+    assert history.returncode == 0, history.stderr.decode(errors="replace")
+    rows = list(csv.DictReader(io.StringIO(history.stdout.decode("utf-8"))))
+    assert [r["source"] for r in rows] == [f"{folder.resolve()}/{SHOWN_NAME}"]
+    table = run_strict("history", data_dir=data_dir)
+    assert table.returncode == 0
+    assert SHOWN_NAME in table.stdout.decode("utf-8")
+
+
+def test_non_utf8_name_of_a_failing_file_is_a_valid_error_line(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    model = make_partial_nan_model(tmp_path / "partnan.onnx", LABELS)
+    folder = tmp_path / "in"
+    raw = write_raw_name(folder)
+    Path(raw).write_bytes(b"not an image")
+    result = run_strict("classify", "--json", "--model", model, folder, data_dir=data_dir)
+    assert result.returncode == 2
+    row = json.loads(result.stdout.decode("utf-8"))
+    assert row["path"] == f"{folder}/{SHOWN_NAME}"
+    assert row["error"]
+    assert row["label"] is None

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from app.core.paths import display_path
+
 if TYPE_CHECKING:
     from app.core.bins import BinDecision
     from app.core.classifier import Prediction
@@ -348,7 +350,7 @@ def insert_row(rec: NewRecord) -> tuple[object, ...]:
     top_k = json.dumps([[str(name), round(float(p), 6)] for name, p in rec.top_k])
     return (
         to_utc_text(created),
-        rec.source,
+        display_path(rec.source),  # a non-UTF-8 file name would make SQLite raise
         rec.source_kind,
         rec.model_id,
         rec.model_version,

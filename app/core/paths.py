@@ -11,6 +11,22 @@ APP_NAME = "waste-sorter"
 DATA_DIR_ENV = "WASTE_SORTER_DATA_DIR"
 
 
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as valid Unicode text, for output, JSON, Qt strings and the history database.
+
+    On POSIX a file name may hold bytes that are not UTF-8; Python carries them as lone
+    surrogates (``b"\\xff"`` becomes ``"\\udcff"``), which cannot be encoded and crash a
+    print, a ``json`` line written to a strict stream, or an SQLite insert. Such bytes become
+    the visible escape ``\\xff``; any other text is returned unchanged.
+    """
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text
+
+
 def resource_root() -> Path:
     """The folder holding ``models/`` and ``resources/``: the bundle when frozen, else the repo."""
     frozen_root = getattr(sys, "_MEIPASS", None)

@@ -21,6 +21,7 @@ from app.core.bins import BinDecision, BinRules
 from app.core.capture import AutoCapture, CaptureState
 from app.core.classifier import Prediction
 from app.core.history import SourceKind
+from app.core.paths import display_path
 from app.qt.i18n import bin_name, label_text
 from app.qt.inference_worker import InferenceResult, RGBArray
 from app.qt.recorder import HistoryWriter
@@ -157,9 +158,9 @@ class LiveSession(QObject):
             self.still_mode_changed.emit(True)
         prediction = item.prediction
         decision = self.rules.decide_prediction(prediction)
-        source = str(item.path)
+        source = display_path(item.path)  # valid text for Qt and the history, whatever the name
         self._shown = _Shown((source, 0), item.frame, prediction, decision, source, "file")
-        self.still_shown.emit(item.frame, item.path.name)
+        self.still_shown.emit(item.frame, display_path(item.path.name))
         self.result_shown.emit(prediction, decision)
         self._save(self._shown)
 

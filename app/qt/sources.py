@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
 from app.core.classifier import Prediction
 from app.core.imaging import IMAGE_SUFFIXES, ImageError, decode_image, iter_image_files
+from app.core.paths import display_path
 from app.qt.inference_worker import Predictor
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class ImageBatchWorker(QThread):
             )
             for where, message in unreadable:
                 failed += 1
-                self.item_failed.emit(str(where), message)
+                self.item_failed.emit(display_path(where), message)
             total = len(files)
             self.progress.emit(0, total)
             for done, path in enumerate(files, start=1):
@@ -131,11 +132,11 @@ class ImageBatchWorker(QThread):
                     prediction = self._predictor.predict(frame, top_k=self._top_k)
                 except ImageError as exc:
                     failed += 1
-                    self.item_failed.emit(str(path), str(exc))
+                    self.item_failed.emit(display_path(path), display_path(str(exc)))
                 except Exception as exc:  # a model error must not end the batch silently
                     log.warning("classifying %s failed: %s", path, exc)
                     failed += 1
-                    self.item_failed.emit(str(path), str(exc))
+                    self.item_failed.emit(display_path(path), display_path(str(exc)))
                 else:
                     ok += 1
                     self.item_done.emit(ImageResult(path, frame, prediction))

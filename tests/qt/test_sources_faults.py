@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -69,3 +70,19 @@ def test_unusable_subfolders_are_reported(qtbot, tmp_path: Path) -> None:
     assert by_message["broken symbolic link (its target does not exist)"] == str(root / "old shots")
     assert by_message["cannot read folder (file name too long)"].startswith(str(deep))
     assert finished == (1, 2, False)
+
+
+def test_non_utf8_name_of_a_failing_file_reaches_the_ui_escaped(qtbot, tmp_path: Path) -> None:
+    model = make_onnx_model(tmp_path / "tiny.onnx", LABELS)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fd = os.open(os.fsencode(folder) + b"/bad \xe9.png", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"not an image")
+    finally:
+        os.close(fd)
+    good = write_image(folder / "good.png", "png", color=RED)
+    done, failed, finished = run_batch(qtbot, [folder], model)
+    assert done == [(good, "red")]
+    assert failed == [(f"{folder}/bad \\xe9.png", failed[0][1])]
+    assert finished == (1, 1, False)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.paths import display_path
 from tests.robustness.corpus import CorpusFile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,9 +29,9 @@ PER_FILE_LIMIT_S = 5.0  # a decode slower than this counts as a hang
 RSS_LIMIT_MB = 1024.0  # whole corpus incl. a legal 49 MP PNG; the fast subset stays far below
 MESSAGE_MAX_CHARS = 200
 
-# Known, reported but not failed on: in the Qt open-images path, ``item_failed`` is a
-# Signal(str, str), so a file name that is not valid UTF-8 reaches the operator mangled
-# ("bad \udce9.png" is shown as "bad .png"); the CLI prints the original bytes.
+# File names that are not valid UTF-8 are reported everywhere (CLI text and JSON, the Qt
+# open-images signals, the history) with their bad bytes as visible escapes ("bad \xe9.png"),
+# see app.core.paths.display_path.
 
 # Files whose outcome breaks the contract today: relative path -> why. Kept out of the main
 # assertions (tests mark them xfail(strict=True), so a fix turns the suite red until the
@@ -336,7 +337,8 @@ def cli_corpus(
     cmd += ["--model", model, "--", *(f.path for f in files)]
     env = child_env(WASTE_SORTER_DATA_DIR=str(data_dir))
     run = run_child(cmd, timeout_s=60 + per_file_s * len(files), env=env)
-    outcomes = {str(f.path): Outcome(f) for f in files}
+    # Output spells a name that is not UTF-8 with visible escapes (app.core.paths.display_path).
+    outcomes = {display_path(f.path): Outcome(f) for f in files}
     report = CorpusReport("cli --json" if as_json else "cli text", list(outcomes.values()), [run])
     report.stderr_lines = len(run.stderr.splitlines())
     for line in run.stdout.splitlines():

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from app.core.paths import display_path
 from tests.robustness import harness
 from tests.robustness.corpus import EXPECTATIONS, CorpusFile, summarise
 from tests.robustness.harness import CorpusReport, Outcome
@@ -90,7 +91,7 @@ def open_images_in_qt(qtbot, files: list[CorpusFile], model: Path) -> CorpusRepo
                 return
             o = report.outcomes[cursor[0]]
             cursor[0] += 1
-            if path != str(o.file.path):
+            if path != display_path(o.file.path):
                 note = f"{harness.relative(o.file)!r} reported as {path!r}"
                 if harness.undecodable_name(o.file):
                     report.known.append(note)
@@ -102,7 +103,7 @@ def open_images_in_qt(qtbot, files: list[CorpusFile], model: Path) -> CorpusRepo
 
     worker = ImageBatchWorker([f.path for f in wanted], Classifier(model, intra_op_threads=1))
     direct = Qt.ConnectionType.DirectConnection
-    worker.item_done.connect(lambda item: record(str(item.path), None), direct)
+    worker.item_done.connect(lambda item: record(display_path(item.path), None), direct)
     worker.item_failed.connect(lambda path, error: record(path, error), direct)
     with qtbot.waitSignal(worker.batch_finished, timeout=60_000 + 5_000 * len(wanted)) as done:
         worker.start()
