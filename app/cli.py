@@ -133,6 +133,10 @@ def _data_dir(args: argparse.Namespace) -> DataDir:
 def _open_store(data: DataDir) -> Any:
     from app.core.history import HistoryError, HistoryStore
 
+    # Rows that cannot be read in full get one warning line of our own (_warn_unreadable).
+    logging.getLogger("app.core.history").addFilter(
+        lambda record: not getattr(record, "history_rows", False)
+    )
     try:
         store = HistoryStore(data.history_db)
     except HistoryError as exc:
@@ -144,6 +148,18 @@ def _open_store(data: DataDir) -> Any:
             file=sys.stderr,
         )
     return store
+
+
+def _warn_unreadable(store: Any) -> None:
+    """One stderr line naming the history rows that were skipped or shown in part."""
+    ids = sorted(store.unreadable)
+    if ids:
+        shown = ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
+        print(
+            f"waste-sorter: warning: {len(ids)} history row(s) could not be read in full and "
+            f"were skipped or shown in part (ids {shown}); the rest is complete",
+            file=sys.stderr,
+        )
 
 
 def _gui(args: argparse.Namespace) -> int:
@@ -387,6 +403,7 @@ def _history(args: argparse.Namespace) -> int:
     )
     if args.format == "csv":
         store.export_csv(sys.stdout, flt)
+        _warn_unreadable(store)
         return EXIT_OK
     records = store.query(flt, limit=args.limit or 1_000_000, offset=0, order="asc")
     print(f"{'id':>7}  {'time (local)':19}  {'label':12} {'conf':>6}  {'bin':16} source")
@@ -395,6 +412,7 @@ def _history(args: argparse.Namespace) -> int:
         label = r.final_label + ("*" if r.corrected_label else "")
         print(f"{r.id:>7}  {local:19}  {label:12} {r.confidence:6.1%}  {r.final_bin:16} {r.source}")
     print(f"{len(records)} record(s); * = corrected by an operator")
+    _warn_unreadable(store)
     return EXIT_OK
 
 
@@ -419,6 +437,7 @@ def _stats(args: argparse.Namespace) -> int:
     store = _open_store(_data_dir(args))
     since, until = stats_mod.period_bounds(args.period, datetime.now().astimezone())
     result = stats_mod.compute(store, since, until)
+    _warn_unreadable(store)
     if args.format == "json":
         print(json.dumps(_stats_json(result), indent=2))
         return EXIT_OK

@@ -251,3 +251,35 @@ def test_models_lists_user_and_broken_models(tmp_path: Path, data_dir: Path) -> 
     assert entries["mine.onnx"]["labels"] == LABELS
     assert entries["broken.onnx"]["error"]
     assert "broken.onnx" in entries["broken.onnx"]["error"]
+
+
+def test_history_and_stats_with_hand_written_bad_rows(data_dir: Path) -> None:
+    """Issue 15: bad rows are skipped or shown in part with one warning; the file stays."""
+    from datetime import UTC, datetime
+
+    from tests.core.history_helpers import corrupt_files, write_odd_history
+
+    db = data_dir / "history.sqlite3"
+    shown, skipped = write_odd_history(db, datetime.now(UTC))
+
+    history = run_cli("history", "--format", "csv", data_dir=data_dir)
+    assert history.returncode == 0, history.stderr
+    rows = list(csv.DictReader(io.StringIO(history.stdout)))
+    assert sorted(int(r["id"]) for r in rows) == sorted(shown.values())
+    warnings = [line for line in history.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1, history.stderr
+    assert warnings[0].startswith("waste-sorter: warning: 6 history row(s)")
+    assert all(str(rid) in warnings[0] for rid in skipped.values())
+
+    table = run_cli("history", data_dir=data_dir)
+    assert table.returncode == 0, table.stderr
+    assert f"{len(shown)} record(s)" in table.stdout
+
+    for fmt in ("json", "csv", "table"):
+        stats = run_cli("stats", "--period", "day", "--format", fmt, data_dir=data_dir)
+        assert stats.returncode == 0, stats.stderr
+        assert len(stats.stderr.strip().splitlines()) == 1, stats.stderr
+        assert "could not be read" in stats.stderr
+    stats = run_cli("stats", "--period", "day", "--format", "json", data_dir=data_dir)
+    assert json.loads(stats.stdout)["by_label"]["paper"] == 1
+    assert corrupt_files(db) == []

@@ -16,18 +16,21 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TextIO
 
 from app.core.history_schema import (
+    CHECK_BREAKING_SQL,
     CORRUPT,
     CSV_COLUMNS,
     INSERT_SQL,
     MIGRATIONS,
     NOTADB,
+    ODD_ROWS_SQL,
+    ROW_LEVEL_CHECK,
     SCHEMA_VERSION,
     SELECT_COLUMNS,
     SOURCE_KINDS,
@@ -38,11 +41,11 @@ from app.core.history_schema import (
     RecordFilter,
     SourceKind,
     aggregate_sql,
+    decode_row,
     from_utc_text,
     has_sqlite_header,
     insert_row,
     move_aside,
-    record_from_row,
     sqlite_code,
     to_utc_text,
     translate_error,
@@ -85,6 +88,9 @@ class HistoryStore:
             else str(self.path)
         )
         self.recovered_from: Path | None = None
+        # Rows that could not be read in full, by id: skipped by every read (no usable time or
+        # confidence) or shown with a field blanked. Filled at open and as reads meet them.
+        self.unreadable: dict[int, str] = {}
         self._local = threading.local()
         self._registry = threading.Lock()
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
@@ -221,14 +227,22 @@ class HistoryStore:
             raise _Damaged("file is not a database")
         try:
             conn = self._connection()
+            rows_break_checks = False
             if not self._memory:
                 result = conn.execute("PRAGMA quick_check").fetchall()
-                if result != [("ok",)]:
-                    raise _Damaged("; ".join(str(r[0]) for r in result[:3]))
+                # Constraint reports are about single rows (kept and reported below), not
+                # about a file SQLite cannot read.
+                structural = [
+                    str(r[0]) for r in result if not str(r[0]).startswith(ROW_LEVEL_CHECK)
+                ]
+                rows_break_checks = len(structural) < len(result)
+                if structural != ["ok"] and structural:
+                    raise _Damaged("; ".join(structural[:3]))
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if mode != "wal":
                     log.warning("history database %s is in %s mode, not WAL", self.path, mode)
             self._migrate(conn)
+            self._check_rows(conn, rows_break_checks)
         except sqlite3.DatabaseError as exc:
             if sqlite_code(exc) in (CORRUPT, NOTADB):
                 raise _Damaged(str(exc)) from exc
@@ -237,6 +251,78 @@ class HistoryStore:
             if exc.kind == "damaged":
                 raise _Damaged(str(exc.__cause__ or exc)) from exc
             raise
+
+    def _check_rows(self, conn: sqlite3.Connection, rows_break_checks: bool) -> None:
+        """Report unreadable rows and rewrite times in other ISO forms, at open.
+
+        Time filters, ordering and the statistics roll-up compare stored text, which only
+        works for the one fixed-width form, so a time in another form (same instant) is
+        rewritten in it. A row that cannot be rewritten (it breaks a CHECK constraint, the file
+        is read-only) is left as it is and still shown; nothing is ever deleted.
+        """
+        problems: dict[int, str] = {}
+        rewrite: list[tuple[str, int]] = []
+        for rid, text, readable in conn.execute(ODD_ROWS_SQL).fetchall():
+            try:
+                stored = to_utc_text(from_utc_text(text)) if readable else None
+            except (ValueError, TypeError, OverflowError):
+                stored = None
+            if stored is None:
+                problems[int(rid)] = f"unreadable time or confidence (time {text!r})"
+            elif stored != text:
+                rewrite.append((stored, int(rid)))
+        if rows_break_checks:
+            for (rid,) in conn.execute(CHECK_BREAKING_SQL).fetchall():
+                problems.setdefault(int(rid), "breaks a CHECK constraint")
+        if rewrite:
+            fixed = 0
+            try:
+                with self._writing("repair") as wconn:
+                    for stored, rid in rewrite:
+                        try:
+                            wconn.execute(
+                                "UPDATE records SET created_utc = ? WHERE id = ?", (stored, rid)
+                            )
+                            fixed += 1
+                        except sqlite3.IntegrityError:
+                            continue
+                log.info("history: %d time(s) in other ISO forms rewritten", fixed)
+            except HistoryError as exc:
+                log.warning("history times in other ISO forms left as they are: %s", exc)
+        self._note_unreadable(problems)
+
+    def _note_unreadable(self, problems: dict[int, str]) -> None:
+        """Remember and log (once per id) rows that could not be read in full."""
+        new = {rid: why for rid, why in problems.items() if rid not in self.unreadable}
+        if not new:
+            return
+        self.unreadable.update(new)
+        ids = sorted(new)
+        shown = ", ".join(map(str, ids[:50])) + (", ..." if len(ids) > 50 else "")
+        log.warning(
+            "history database %s: %d row(s) could not be read in full and are skipped or shown "
+            "in part (kept in the file); ids %s",
+            self.path or ":memory:",
+            len(ids),
+            shown,
+            extra={"history_rows": True},
+        )
+        for rid in ids[:10]:
+            log.info("history row %d: %s", rid, new[rid])
+
+    def _decode(self, rows: Iterable[Sequence[object]]) -> Iterator[Record]:
+        """The records of ``rows``, skipping (and reporting) those that cannot be read."""
+        problems: dict[int, str] = {}
+        try:
+            for row in rows:
+                record, problem = decode_row(row)
+                if problem is not None:
+                    rid = row[0] if row and isinstance(row[0], int) else -1
+                    problems[rid] = problem
+                if record is not None:
+                    yield record
+        finally:
+            self._note_unreadable(problems)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
@@ -332,7 +418,7 @@ class HistoryStore:
     def get(self, record_id: int) -> Record | None:
         with self._reading() as conn:
             row = conn.execute(f"{SELECT_COLUMNS} WHERE id = ?", (record_id,)).fetchone()
-        return None if row is None else record_from_row(row)
+        return None if row is None else next(self._decode([row]), None)
 
     def query(
         self,
@@ -349,7 +435,7 @@ class HistoryStore:
         sql = f"{SELECT_COLUMNS}{where} ORDER BY created_utc {way}, id {way} LIMIT ? OFFSET ?"
         with self._reading() as conn:
             rows = conn.execute(sql, [*params, max(0, limit), max(0, offset)]).fetchall()
-        return [record_from_row(row) for row in rows]
+        return list(self._decode(rows))
 
     def count(self, flt: RecordFilter | None = None) -> int:
         where, params = where_clause(flt or RecordFilter())
@@ -397,14 +483,31 @@ class HistoryStore:
                 (records_sql, a, b) for a, b in ((start, inner_start), (inner_end, end)) if a < b
             ]
         rows: list[AggregateRow] = []
+        skipped = 0
         with self._reading(snapshot=True) as conn:
             for sql, a, b in parts:
                 bounds = (to_utc_text(a), to_utc_text(b))
                 if sql is rollup_sql:
                     bounds = (bounds[0][:16], bounds[1][:16])  # 'YYYY-MM-DDTHH:MM'
                 for key, label, bin_id, n, conf_sum, unsure, corrected in conn.execute(sql, bounds):
-                    bucket = datetime.fromisoformat(f"{key}:00+00:00")
-                    rows.append(AggregateRow(bucket, label, bin_id, n, conf_sum, unsure, corrected))
+                    try:
+                        bucket = datetime.fromisoformat(f"{key}:00+00:00")
+                    except (TypeError, ValueError):  # a time no read path can show
+                        skipped += int(n)
+                        continue
+                    rows.append(
+                        AggregateRow(
+                            bucket,
+                            str(label),
+                            str(bin_id),
+                            int(n),
+                            float(conf_sum),
+                            int(unsure),
+                            int(corrected),
+                        )
+                    )
+        if skipped:
+            log.warning("history statistics: %d record(s) with unreadable times left out", skipped)
         return rows
 
     def export_csv(self, dest: Path | TextIO, flt: RecordFilter | None = None) -> int:
@@ -435,8 +538,7 @@ class HistoryStore:
         sql = f"{SELECT_COLUMNS}{where} ORDER BY created_utc, id"
         rows = 0
         with self._reading() as conn:
-            for row in conn.execute(sql, params):
-                rec = record_from_row(row)
+            for rec in self._decode(conn.execute(sql, params)):
                 writer.writerow(
                     [
                         rec.id,

@@ -9,6 +9,7 @@ constraint keeps them equal to ``COALESCE(corrected_*, original)``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Collection, Sequence
@@ -141,13 +142,15 @@ def aggregate_sql(bucket_minutes: int) -> tuple[str, str]:
             "substr(created_utc, 1, 13) || ':00'",
         )
     rollup = (
-        f"SELECT {rollup_key}, final_label, final_bin, SUM(records), SUM(confidence_sum),"  # noqa: S608
-        " SUM(unsure), SUM(corrected) FROM stats_quarter WHERE bucket >= ? AND bucket < ?"
+        f"SELECT {rollup_key}, final_label, final_bin, TOTAL(records), TOTAL(confidence_sum),"  # noqa: S608
+        " TOTAL(unsure), TOTAL(corrected) FROM stats_quarter WHERE bucket >= ? AND bucket < ?"
         " GROUP BY 1, 2, 3"
     )
+    # TOTAL, not SUM: never NULL, and a non-numeric value (a row written by hand) counts as 0
+    # instead of turning the sum into text, as the triggers' sums in stats_quarter count it.
     records = (
-        f"SELECT {records_key}, final_label, final_bin, COUNT(*), SUM(confidence),"  # noqa: S608
-        " SUM(unsure), COUNT(corrected_label) FROM records"
+        f"SELECT {records_key}, final_label, final_bin, COUNT(*), TOTAL(confidence),"  # noqa: S608
+        " TOTAL(unsure), COUNT(corrected_label) FROM records"
         " WHERE created_utc >= ? AND created_utc < ? GROUP BY 1, 2, 3"
     )
     return rollup, records
@@ -171,7 +174,44 @@ def to_utc_text(moment: datetime) -> str:
 
 
 def from_utc_text(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    """An aware UTC datetime from a stored time; raises ValueError when it is not one.
+
+    Besides the stored form this accepts the ISO forms SQLite and Python write: a space for
+    the ``T``, no fraction, a ``Z`` or ``+HH:MM`` offset, no offset at all (taken as UTC, as
+    SQLite's ``CURRENT_TIMESTAMP`` means it).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"not a time: {text!r}")
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+# Rows every read path can turn into a Record: a numeric confidence and a time SQLite can read.
+# Part of every WHERE clause, so counts, pages and offsets agree; the rest are reported.
+READABLE_ROW_SQL = (
+    "typeof(confidence) IN ('integer', 'real')"
+    " AND created_utc GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*'"
+    " AND julianday(created_utc) IS NOT NULL"
+)
+# Rows worth a second look at open, in one cheap scan: a time not in the stored form (another
+# ISO form is rewritten in the stored one; anything else is unreadable) or a confidence that is
+# not a number. ``readable`` says whether READABLE_ROW_SQL lets the row through.
+ODD_ROWS_SQL = (
+    f"SELECT id, created_utc, ({READABLE_ROW_SQL}) AS readable FROM records"  # noqa: S608
+    " WHERE created_utc NOT GLOB '????-??-??T??:??:??.??????Z'"
+    " OR typeof(confidence) NOT IN ('integer', 'real') ORDER BY id"
+)
+# Rows breaking a CHECK constraint (written with ignore_check_constraints or by an older
+# schema); looked for only when quick_check reports such rows.
+CHECK_BREAKING_SQL = (
+    "SELECT id FROM records WHERE source_kind NOT IN ('camera', 'file', 'cli')"
+    " OR unsure NOT IN (0, 1) OR final_label IS NOT COALESCE(corrected_label, label)"
+    " OR final_bin IS NOT COALESCE(corrected_bin, bin_id) ORDER BY id"
+)
+# quick_check lines about single rows (constraints), not about the file's structure.
+ROW_LEVEL_CHECK = ("CHECK constraint failed in ", "NULL value in ", "non-")
 
 
 @dataclass(frozen=True)
@@ -284,7 +324,7 @@ class AggregateRow(NamedTuple):
 
 def where_clause(flt: RecordFilter) -> tuple[str, list[object]]:
     """WHERE clause built from fixed column names only; every value is a parameter."""
-    clauses: list[str] = []
+    clauses: list[str] = [READABLE_ROW_SQL]
     params: list[object] = []
     if flt.since is not None:
         clauses.append("created_utc >= ?")
@@ -313,31 +353,99 @@ def where_clause(flt: RecordFilter) -> tuple[str, list[object]]:
         columns = ("source", "label", "corrected_label", "note")
         clauses.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
         params.extend([f"%{escaped}%"] * len(columns))
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+    return " WHERE " + " AND ".join(clauses), params
 
 
-def record_from_row(row: Sequence[Any]) -> Record:
-    """A :class:`Record` from a row selected with :data:`SELECT_COLUMNS`."""
-    (rid, created, source, kind, model_id, version, label, conf, top_k, bin_id, unsure,
-     has_thumb, c_label, c_bin, c_utc, note) = row  # fmt: skip
-    return Record(
+def _text(value: object) -> tuple[str, bool]:
+    """A text column as str, and whether it had to be made one (NULL, blob, number)."""
+    if isinstance(value, str):
+        return value, True
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace"), False
+    return ("" if value is None else str(value)), False
+
+
+def _top_k(value: object) -> tuple[tuple[str, float], ...]:
+    """The stored top-k list; ValueError (or TypeError) when it is not one."""
+    if not isinstance(value, str):
+        raise ValueError("top_k is not text")
+    pairs = json.loads(value)
+    if not isinstance(pairs, list):
+        raise ValueError("top_k is not a list")
+    result = []
+    for name, p in pairs:
+        prob = float(p)
+        if not math.isfinite(prob):
+            raise ValueError("top_k holds a non-finite probability")
+        result.append((str(name), prob))
+    return tuple(result)
+
+
+def decode_row(row: Sequence[Any]) -> tuple[Record | None, str | None]:
+    """``(record, problem)`` for a row selected with :data:`SELECT_COLUMNS`; never raises.
+
+    A row without a usable id, time or confidence gives ``(None, why)``; a bad optional field
+    (top-k list, correction time, a CHECK-breaking value) is blanked or kept and named in
+    ``problem``; a sound row gives ``(record, None)``.
+    """
+    try:
+        (rid, created, source, kind, model_id, version, label, conf, top_k, bin_id, unsure,
+         has_thumb, c_label, c_bin, c_utc, note) = row  # fmt: skip
+    except (TypeError, ValueError):
+        return None, "wrong number of columns"
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        return None, f"id {rid!r} is not a number"
+    problems: list[str] = []
+    try:
+        created_utc = from_utc_text(created)
+    except (ValueError, TypeError, OverflowError):
+        return None, f"unreadable time {created!r}"
+    if isinstance(conf, bool) or not isinstance(conf, int | float) or not math.isfinite(conf):
+        return None, f"confidence {conf!r} is not a number"
+    try:
+        top = _top_k(top_k)
+    except (ValueError, TypeError, OverflowError):
+        top = ()
+        problems.append("top-k list unreadable (shown empty)")
+    corrected_utc = None
+    if c_utc is not None:
+        try:
+            corrected_utc = from_utc_text(c_utc)
+        except (ValueError, TypeError, OverflowError):
+            problems.append("correction time unreadable (shown empty)")
+    texts = {}
+    named = {"source": source, "source_kind": kind, "model_id": model_id,
+             "model_version": version, "label": label, "bin_id": bin_id}  # fmt: skip
+    for name, value in named.items():
+        texts[name], ok = _text(value)
+        if not ok:
+            problems.append(f"{name} is not text")
+    optional = {}
+    for name, value in (("corrected_label", c_label), ("corrected_bin", c_bin), ("note", note)):
+        optional[name] = None if value is None else _text(value)[0]
+    if texts["source_kind"] not in SOURCE_KINDS:
+        problems.append(f"source kind {texts['source_kind']!r}")
+    if unsure not in (0, 1):
+        problems.append(f"unsure flag {unsure!r}")
+    record = Record(
         id=rid,
-        created_utc=from_utc_text(created),
-        source=source,
-        source_kind=kind,
-        model_id=model_id,
-        model_version=version,
-        label=label,
-        confidence=conf,
-        top_k=tuple((str(name), float(p)) for name, p in json.loads(top_k)),
-        bin_id=bin_id,
-        unsure=bool(unsure),
+        created_utc=created_utc,
+        source=texts["source"],
+        source_kind=texts["source_kind"],
+        model_id=texts["model_id"],
+        model_version=texts["model_version"],
+        label=texts["label"],
+        confidence=float(conf),
+        top_k=top,
+        bin_id=texts["bin_id"],
+        unsure=bool(unsure) if isinstance(unsure, int | float) else True,
         has_thumbnail=bool(has_thumb),
-        corrected_label=c_label,
-        corrected_bin=c_bin,
-        corrected_utc=None if c_utc is None else from_utc_text(c_utc),
-        note=note,
+        corrected_label=optional["corrected_label"],
+        corrected_bin=optional["corrected_bin"],
+        corrected_utc=corrected_utc,
+        note=optional["note"],
     )
+    return record, ("; ".join(problems) or None)
 
 
 def insert_row(rec: NewRecord) -> tuple[object, ...]:

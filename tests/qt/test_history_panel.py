@@ -259,3 +259,25 @@ def test_dataset_export_from_the_panel_says_images_are_thumbnails(
     message = panel.dataset_message(report)
     assert "thumbnails" in message
     assert "manifest.csv" in message
+
+
+def test_hand_written_bad_rows_leave_the_good_ones_showing(
+    qtbot: QtBot, tmp_path: Path, rules: BinRules
+) -> None:
+    """Issue 15: the panel loads every readable row of a history with bad rows in it."""
+    from tests.core.history_helpers import corrupt_files, write_odd_history
+
+    path = tmp_path / "odd.sqlite3"
+    shown, _skipped = write_odd_history(path, NOW - timedelta(minutes=1))
+    with HistoryStore(path) as odd:
+        assert odd.recovered_from is None
+        panel = make_panel(qtbot, odd, rules)
+        model = panel.model
+        assert model.rowCount() == len(shown)
+        for row in range(model.rowCount()):  # every cell renders, bad fields included
+            for column in Column:
+                for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+                    model.index(row, column).data(role)
+        assert "Paper" in column_texts(panel, Column.CLASS)
+        assert panel.status_label.text() == f"Matching records: {len(shown)}"
+    assert corrupt_files(path) == []
