@@ -1,4 +1,4 @@
-"""Command line: ``waste-sorter [gui|classify|models|history|stats] ...``.
+"""Command line: ``waste-sorter [gui|classify|models|history|stats|teach] ...``.
 
 The ``classify --json`` output and exit codes are a contract other checks rely on:
 one JSON object per image, exit 0 when every image was classified, 2 when any failed
@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--period", choices=("day", "week", "month"), default="day")
     stats.add_argument("--format", choices=("table", "csv", "json"), default="table")
     data_dir_arg(stats)
+
+    from app import cli_teach
+
+    cli_teach.add_parser(sub, data_dir_arg)
     return parser
 
 
@@ -111,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "gui":
             return _gui(args)
-        handler = {"classify": _classify, "models": _models, "history": _history, "stats": _stats}
+        from app import cli_teach
+
+        handler = {"classify": _classify, "models": _models, "history": _history, "stats": _stats,
+                   "teach": cli_teach.run}
         return handler[command](args)
     except UsageError as exc:
         print(f"waste-sorter: error: {exc}", file=sys.stderr)
@@ -226,7 +233,6 @@ def _chunks(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from app.core.bins import BinRules, preset_path
     from app.core.classifier import Classifier
     from app.core.imaging import encode_jpeg
     from app.core.model_info import ModelError
@@ -240,10 +246,7 @@ def _classify(args: argparse.Namespace) -> int:
         classifier: Classifier = registry.load(args.model or settings.model_id)
     except ModelError as exc:
         raise UsageError(str(exc)) from None
-    rules = BinRules.load(
-        preset_path(settings.bin_preset),
-        Path(settings.bins_file) if settings.bins_file else data.bins_override,
-    )
+    rules = _rules(settings, data)
     if rules.warning:
         print(f"waste-sorter: warning: {rules.warning}", file=sys.stderr)
     rules = rules.with_thresholds(settings.threshold, settings.class_thresholds)
@@ -281,6 +284,15 @@ def _classify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _rules(settings: Any, data: DataDir) -> Any:
+    from app.core.bins import BinRules, preset_path
+
+    return BinRules.load(
+        preset_path(settings.bin_preset),
+        Path(settings.bins_file) if settings.bins_file else data.bins_override,
+    )
 
 
 def _shipped_models() -> Path:

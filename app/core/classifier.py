@@ -185,6 +185,32 @@ class Classifier:
             results.extend(self._predict_tensors(tensors, top_k, began))
         return results
 
+    def output_names(self) -> list[str]:
+        return [o.name for o in self._session.get_outputs()]
+
+    def output_shapes(self) -> dict[str, list[int | str | None]]:
+        return {o.name: list(o.shape) for o in self._session.get_outputs()}
+
+    def run_outputs(self, images: Sequence[RGBArray], names: Sequence[str]) -> list[FloatArray]:
+        """The named graph outputs for several images, one ``(n, ...)`` float32 array per
+        name (batches of :data:`MAX_BATCH`); raises :class:`ModelError` when a run fails."""
+        import onnxruntime as ort
+
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4
+        parts: list[list[FloatArray]] = [[] for _ in names]
+        step = 1 if self._single() else MAX_BATCH
+        for start in range(0, len(images), step):
+            tensors = [self.preprocess(img) for img in images[start : start + step]]
+            batch = np.concatenate(tensors, axis=0)
+            try:
+                outputs = self._session.run(list(names), {self._input_name: batch}, quiet)
+            except Exception as exc:  # onnxruntime's own exception types
+                raise self._fail(f"inference failed ({_first_line(exc)})") from None
+            for part, out in zip(parts, outputs, strict=True):
+                part.append(np.asarray(out, np.float32).reshape(len(tensors), -1))
+        return [np.concatenate(p) if p else np.zeros((0, 0), np.float32) for p in parts]
+
     def _single(self) -> bool:
         with self._lock:
             return self._one_at_a_time

@@ -76,7 +76,15 @@ class ModelRegistry:
         return [e.id for e in self.entries() if e.ok]
 
     def get(self, model_id: str) -> ModelEntry | None:
-        return next((e for e in self.entries() if e.id == model_id), None)
+        """The entry listed as ``model_id``; else, for the name a station model was taught
+        under (``canteen``), its newest version (``canteen-v3``)."""
+        entries = self.entries()
+        exact = next((e for e in entries if e.id == model_id), None)
+        if exact is not None:
+            return exact
+        versions = [(taught_version(e.info), e) for e in entries
+                    if e.info is not None and taught_name(e.info) == model_id]
+        return max(versions, key=lambda v: v[0])[1] if versions else None
 
     def load(self, id_or_path: str | Path) -> Classifier:
         """The classifier for a listed id, or for any ``.onnx`` path.
@@ -121,6 +129,19 @@ class ModelRegistry:
             with self._lock:
                 self._cache[resolved] = (key, result)
         return result
+
+
+def taught_name(info: ModelInfo) -> str | None:
+    """The name a station model was taught under (None for other models)."""
+    taught = info.training.get("taught")
+    name = taught.get("name") if isinstance(taught, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def taught_version(info: ModelInfo) -> int:
+    taught = info.training.get("taught")
+    version = taught.get("version") if isinstance(taught, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
 def _onnx_files(folder: Path | None) -> list[Path]:
