@@ -234,7 +234,7 @@ def _chunks(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
 
 def _classify(args: argparse.Namespace) -> int:
     from app.core.classifier import Classifier
-    from app.core.imaging import encode_jpeg
+    from app.core.imaging import encode_crop, encode_jpeg
     from app.core.model_info import ModelError
     from app.core.registry import ModelRegistry
     from app.core.settings import load_settings
@@ -273,8 +273,12 @@ def _classify(args: argparse.Namespace) -> int:
                 scored += 1
                 decision = rules.decide_prediction(prediction)
                 if store is not None:
-                    thumb = encode_jpeg(item.image) if settings.store_thumbnails else None
-                    _record(store, item.path, prediction, decision, thumb)
+                    keep = settings.keep_images
+                    thumb = encode_jpeg(item.image) if keep != "nothing" else None
+                    spec = classifier.info.input
+                    crop = (encode_crop(item.image, spec.width, spec.height)
+                            if keep == "crop" else None)
+                    _record(store, item.path, prediction, decision, thumb, crop)
                 _emit(out, item, prediction, decision, args.json)
                 item.image = None
     if model_errors and not scored:
@@ -301,7 +305,8 @@ def _shipped_models() -> Path:
     return shipped_models_dir()
 
 
-def _record(store: Any, path: Path, prediction: Any, decision: Any, thumb: bytes | None) -> None:
+def _record(store: Any, path: Path, prediction: Any, decision: Any, thumb: bytes | None,
+            crop: bytes | None = None) -> None:
     from app.core.history import HistoryError, NewRecord
 
     record = NewRecord.from_prediction(
@@ -310,6 +315,7 @@ def _record(store: Any, path: Path, prediction: Any, decision: Any, thumb: bytes
         source=display_path(path.resolve()),
         source_kind="cli",
         thumbnail=thumb,
+        crop=crop,
     )
     try:
         store.add(record)

@@ -113,7 +113,8 @@ def _teach(args: argparse.Namespace, data: DataDir) -> int:
         result = teach(
             name=args.name, base=base, examples=gathered.examples,
             models_dir=data.user_models, cache_dir=data.root / "teach" / "cache",
-            reports_dir=data.root / "teach", reserved=shipped, progress=progress,
+            reports_dir=data.root / "teach", reserved=shipped, problems=gathered.problems,
+            progress=progress,
         )
     except (TeachError, ModelError) as exc:
         raise cli.UsageError(str(exc)) from None
@@ -190,11 +191,14 @@ def _accuracy_of(registry: Any, model_id: str, result: Any, examples: list[Any])
 
 
 def _print_result(result: Any, missing: list[str], promotion: dict[str, Any]) -> None:
+    from app.core.teach import FOLDS
+
     size_mb = result.path.stat().st_size / 1e6
     print(f"Taught '{result.model_id}' in {result.seconds:.1f} s from "
           f"{sum(result.examples.values())} examples ({result.cached} already known): "
           f"{display_path(result.path)} ({size_mb:.1f} MB)")
-    print(f"Accuracy on the examples (5-fold cross-validation): {result.accuracy:.1%}; "
+    folds = min(FOLDS, min(result.examples.values()))
+    print(f"Accuracy on the examples ({folds}-fold cross-validation): {result.accuracy:.1%}; "
           f"'{result.base_id}' on the same examples: {result.base_accuracy:.1%}")
     width = max(len(c) for c in result.classes)
     for c in result.classes:

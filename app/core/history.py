@@ -51,6 +51,7 @@ from app.core.history_schema import (
     translate_error,
     where_clause,
 )
+from app.core.history_teach import TeachingRecords
 
 __all__ = [  # re-exported: callers import the history API from this module only
     "CSV_COLUMNS", "SCHEMA_VERSION", "SOURCE_KINDS", "AggregateRow", "HistoryError",
@@ -59,6 +60,7 @@ __all__ = [  # re-exported: callers import the history API from this module only
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
+CROP_SQL = "INSERT INTO crops (record_id, image) VALUES (?, ?)"
 
 
 def _quarter_floor(moment: datetime) -> datetime:
@@ -69,7 +71,7 @@ class _Damaged(Exception):
     pass
 
 
-class HistoryStore:
+class HistoryStore(TeachingRecords):
     """Classification history over SQLite; safe to share between threads.
 
     ``path`` is a file (its folder is created) or ``":memory:"`` (a private shared-cache
@@ -349,19 +351,26 @@ class HistoryStore:
         row = insert_row(rec)
         with self._writing() as conn:
             rowid = conn.execute(INSERT_SQL, row).lastrowid
-        assert rowid is not None
+            assert rowid is not None
+            if rec.crop is not None:
+                conn.execute(CROP_SQL, (rowid, rec.crop))
         return rowid
 
     def add_many(self, records: Iterable[NewRecord]) -> list[int]:
         """Store several records in one transaction; returns their ids in order."""
-        rows = [insert_row(rec) for rec in records]
+        items = list(records)
+        rows = [insert_row(rec) for rec in items]
         if not rows:
             return []
+        crops = [rec.crop for rec in items]
         with self._writing() as conn:
             conn.executemany(INSERT_SQL, rows)
             # Under the write lock AUTOINCREMENT ids of one executemany are consecutive.
             last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+            ids = list(range(last - len(rows) + 1, last + 1))
+            conn.executemany(CROP_SQL, [(i, c) for i, c in zip(ids, crops, strict=True)
+                                        if c is not None])
+        return ids
 
     def correct(self, record_id: int, label: str, bin_id: str) -> None:
         """Record the operator's label and bin; the model's original answer is kept."""

@@ -115,13 +115,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " corrected_label, final_label, final_bin ON records"
         f" BEGIN {_rollup('-', 'OLD')} {_rollup('+', 'NEW')} END",
     ),
+    (  # v3. Teaching the station: "confirmed right" marks, and training crops kept in their
+        # own table (records stay small to scan; a deleted or purged record takes its crop).
+        "ALTER TABLE records ADD COLUMN confirmed_utc TEXT",
+        "CREATE TABLE crops (record_id INTEGER PRIMARY KEY, image BLOB NOT NULL)",
+        "CREATE TRIGGER records_crop_delete AFTER DELETE ON records"
+        " BEGIN DELETE FROM crops WHERE record_id = OLD.id; END",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 SELECT_COLUMNS = (
     "SELECT id, created_utc, source, source_kind, model_id, model_version, label, confidence,"
     " top_k, bin_id, unsure, thumbnail IS NOT NULL, corrected_label, corrected_bin,"
-    " corrected_utc, note FROM records"
+    " corrected_utc, note, confirmed_utc FROM records"
 )
 INSERT_SQL = (
     "INSERT INTO records (created_utc, source, source_kind, model_id, model_version, label,"
@@ -230,6 +237,7 @@ class NewRecord:
     created_utc: datetime | None = None
     source_kind: SourceKind = "file"
     note: str | None = None
+    crop: bytes | None = None  # a training crop (privacy setting "crop"), stored in ``crops``
 
     @classmethod
     def from_prediction(
@@ -240,6 +248,7 @@ class NewRecord:
         source: str,
         source_kind: SourceKind,
         thumbnail: bytes | None = None,
+        crop: bytes | None = None,
     ) -> NewRecord:
         """The row for one classified item (unsure items keep the unsure bin)."""
         return cls(
@@ -253,6 +262,7 @@ class NewRecord:
             unsure=decision.unsure,
             thumbnail=thumbnail,
             source_kind=source_kind,
+            crop=crop,
         )
 
 
@@ -276,6 +286,11 @@ class Record:
     corrected_bin: str | None
     corrected_utc: datetime | None
     note: str | None
+    confirmed_utc: datetime | None = None  # the operator said the answer was right
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_utc is not None
 
     @property
     def final_label(self) -> str:
@@ -390,7 +405,7 @@ def decode_row(row: Sequence[Any]) -> tuple[Record | None, str | None]:
     """
     try:
         (rid, created, source, kind, model_id, version, label, conf, top_k, bin_id, unsure,
-         has_thumb, c_label, c_bin, c_utc, note) = row  # fmt: skip
+         has_thumb, c_label, c_bin, c_utc, note, confirmed) = row  # fmt: skip
     except (TypeError, ValueError):
         return None, "wrong number of columns"
     if not isinstance(rid, int) or isinstance(rid, bool):
@@ -413,6 +428,12 @@ def decode_row(row: Sequence[Any]) -> tuple[Record | None, str | None]:
             corrected_utc = from_utc_text(c_utc)
         except (ValueError, TypeError, OverflowError):
             problems.append("correction time unreadable (shown empty)")
+    confirmed_utc = None
+    if confirmed is not None:
+        try:
+            confirmed_utc = from_utc_text(confirmed)
+        except (ValueError, TypeError, OverflowError):
+            problems.append("confirmation time unreadable (shown empty)")
     texts = {}
     named = {"source": source, "source_kind": kind, "model_id": model_id,
              "model_version": version, "label": label, "bin_id": bin_id}  # fmt: skip
@@ -444,6 +465,7 @@ def decode_row(row: Sequence[Any]) -> tuple[Record | None, str | None]:
         corrected_bin=optional["corrected_bin"],
         corrected_utc=corrected_utc,
         note=optional["note"],
+        confirmed_utc=confirmed_utc,
     )
     return record, ("; ".join(problems) or None)
 

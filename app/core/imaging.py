@@ -345,3 +345,16 @@ def encode_jpeg(rgb: RGBArray, max_side: int = 160, quality: int = 80) -> bytes:
         buffer, format="JPEG", quality=int(quality), optimize=True
     )
     return buffer.getvalue()
+
+
+def encode_crop(rgb: RGBArray, width: int, height: int, quality: int = 90) -> bytes:
+    """A training crop: the image stretched to the model's input size, as the model sees it,
+    JPEG-encoded (about 15 KB at 224 x 224)."""
+    rgb = _check_rgb(rgb)
+    if width <= 0 or height <= 0:
+        raise ValueError("crop size must be positive")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(resize_rgb(rgb, width, height))).save(
+        buffer, format="JPEG", quality=int(quality)
+    )
+    return buffer.getvalue()

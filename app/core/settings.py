@@ -29,7 +29,11 @@ from app.core.bins import DEFAULT_PRESET, PRESETS
 
 log = logging.getLogger(__name__)
 
-SETTINGS_SCHEMA = 2  # 2: threshold None = the model's recommended threshold
+SETTINGS_SCHEMA = 3  # 2: threshold None = the model's recommendation; 3: keep_images
+#: What each history record keeps of the item's picture (privacy): nothing, a small thumbnail
+#: (to check and correct results), or also a training crop at the model's input size (what
+#: teaching the station learns from; see app.core.teach).
+KEEP_IMAGES = ("nothing", "thumbnail", "crop")
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Settings:
     auto_capture: bool = True
     capture_sensitivity: float = 0.5  # 0..1; higher captures on smaller changes
     capture_hold_s: float = 1.0  # how long the scene must be still before a capture
-    store_thumbnails: bool = True
+    keep_images: str = "thumbnail"  # one of KEEP_IMAGES
     retention_days: int = 0  # 0 = keep history forever
     bin_preset: str = DEFAULT_PRESET  # shipped bin rules: "generic", "vietnam" or "eu"
     bins_file: str | None = None  # None = bins.json in the data dir, else this file
@@ -90,6 +94,10 @@ def _boolean(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _keep_images(value: Any) -> str | None:
+    return value if isinstance(value, str) and value in KEEP_IMAGES else None
+
+
 def _hold(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
@@ -121,7 +129,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "auto_capture": (_boolean, False),
     "capture_sensitivity": (_probability, False),
     "capture_hold_s": (_hold, False),
-    "store_thumbnails": (_boolean, False),
+    "keep_images": (_keep_images, False),
     "retention_days": (_days, False),
     "bin_preset": (_preset, False),
     "bins_file": (_text, True),
@@ -153,8 +161,20 @@ def _from_schema_1(data: dict[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
+def _from_schema_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 had ``store_thumbnails`` (true/false); it becomes ``keep_images``."""
+    upgraded = {k: v for k, v in data.items() if k != "store_thumbnails"}
+    upgraded["schema"] = 3
+    if data.get("store_thumbnails") is False:
+        upgraded["keep_images"] = "nothing"
+    return upgraded
+
+
 # schema -> step that returns the data in the next schema
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_schema_1}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_schema_1,
+    2: _from_schema_2,
+}
 
 
 def _upgrade(data: dict[str, Any], warnings: list[str]) -> dict[str, Any]:

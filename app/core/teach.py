@@ -300,7 +300,10 @@ def teach(
     """Fit and write a taught model; raise :class:`TeachError` when it cannot be done."""
     began = time.perf_counter()
     check_name(name, reserved)
-    base_outputs(base.info, base.output_names())  # a clear error before any work
+    try:
+        base_outputs(base.info, base.output_names())  # a clear error before any work
+    except ValueError as exc:  # no embedding, or not probabilities: a usage error, not a crash
+        raise TeachError(str(exc)) from None
     issues = list(problems)
     digest = file_digest(base.path)
     cache = FeatureCache(cache_dir, digest)

@@ -137,7 +137,7 @@ def _solve(z: npt.NDArray[np.float64], y: IntArray, n_classes: int, lam: float,
 
 def _top_singular_value(a: npt.NDArray[np.float64], iterations: int = 30) -> float:
     rng = np.random.default_rng(0)
-    v: npt.NDArray[np.float64] = rng.standard_normal(a.shape[1])
+    v = np.asarray(rng.standard_normal(a.shape[1]), np.float64)
     for _ in range(iterations):
         v = a.T @ (a @ v)
         v = v / max(float(np.linalg.norm(v)), 1e-30)

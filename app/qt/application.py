@@ -186,7 +186,7 @@ def build_gui(
         workers.writer,
         capture,
         auto_capture=settings.auto_capture,
-        store_thumbnails=settings.store_thumbnails,
+        keep_images=settings.keep_images,
         camera_name=camera_source_name(spec),
     )
     result_panel = ResultPanel()

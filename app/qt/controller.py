@@ -296,6 +296,7 @@ class AppController(QObject):
     @Slot(str, object)
     def _on_model_loaded(self, model_id: str, info: ModelInfo) -> None:
         self.model_id, self.model_info = model_id, info
+        self.session.crop_size = (info.input.width, info.input.height)
         self.window.set_current_model(model_id)
         self.window.set_status(
             model=self.tr("Model: {name} {v}").format(name=info.name, v=info.version)
@@ -474,7 +475,7 @@ class AppController(QObject):
         self.session.capture.configure(
             threshold=threshold_for_sensitivity(new.capture_sensitivity), hold_s=new.capture_hold_s
         )
-        self.session.store_thumbnails = new.store_thumbnails
+        self.session.keep_images = new.keep_images
         self.window.auto_action.setChecked(new.auto_capture)
         if new.retention_days > 0 and new.retention_days != old.retention_days:
             self.workers.writer.purge_older_than(new.retention_days)

@@ -61,7 +61,7 @@ class LiveSession(QObject):
         capture: AutoCapture,
         *,
         auto_capture: bool = True,
-        store_thumbnails: bool = True,
+        keep_images: str = "thumbnail",
         camera_name: str = "camera",
         clock: Callable[[], float] = time.monotonic,
         parent: QObject | None = None,
@@ -70,7 +70,8 @@ class LiveSession(QObject):
         self.rules = rules
         self.capture = capture
         self.auto_capture = auto_capture
-        self.store_thumbnails = store_thumbnails
+        self.keep_images = keep_images  # privacy: "nothing" | "thumbnail" | "crop"
+        self.crop_size: tuple[int, int] | None = None  # the model's input (width, height)
         self.camera_name = camera_name
         self._writer = writer
         self._clock = clock
@@ -183,13 +184,15 @@ class LiveSession(QObject):
     # -- saving ---------------------------------------------------------------------------
 
     def _save(self, shown: _Shown) -> None:
-        frame = shown.frame if self.store_thumbnails else None
+        frame = shown.frame if self.keep_images != "nothing" else None
+        crop_size = self.crop_size if self.keep_images == "crop" else None
         token = self._writer.save(
             source=shown.source,
             source_kind=shown.source_kind,
             prediction=shown.prediction,
             decision=shown.decision,
             frame=frame,
+            crop_size=crop_size,
         )
         self._pending[token] = shown
         self.status.emit(self.tr("Saving…"), "info")

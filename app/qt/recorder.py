@@ -22,7 +22,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from app.core.bins import BinDecision
 from app.core.classifier import Prediction
 from app.core.history import HistoryError, NewRecord, SourceKind
-from app.core.imaging import encode_jpeg
+from app.core.imaging import encode_crop, encode_jpeg
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ class RecordSink(Protocol):
 
 @dataclass(frozen=True)
 class RecordRequest:
-    """One item to save; ``frame`` is thumbnailed unless it is ``None`` (privacy setting)."""
+    """One item to save; ``frame`` is thumbnailed unless it is ``None`` (privacy setting), and
+    also kept as a training crop of ``crop_size`` (width, height) when that is given."""
 
     token: int
     source: str
@@ -47,9 +48,12 @@ class RecordRequest:
     prediction: Prediction
     decision: BinDecision
     frame: RGBArray | None
+    crop_size: tuple[int, int] | None = None
 
 
-def new_record(request: RecordRequest, thumbnail: bytes | None) -> NewRecord:
+def new_record(
+    request: RecordRequest, thumbnail: bytes | None, crop: bytes | None = None
+) -> NewRecord:
     """The history row for a request (unsure items are stored in the unsure bin)."""
     return NewRecord.from_prediction(
         request.prediction,
@@ -57,6 +61,7 @@ def new_record(request: RecordRequest, thumbnail: bytes | None) -> NewRecord:
         source=request.source,
         source_kind=request.source_kind,
         thumbnail=thumbnail,
+        crop=crop,
     )
 
 
@@ -87,12 +92,15 @@ class HistoryWriter(QThread):
         prediction: Prediction,
         decision: BinDecision,
         frame: RGBArray | None,
+        crop_size: tuple[int, int] | None = None,
     ) -> int:
         """Queue a record; returns the token that ``saved``/``failed`` will carry."""
         self._next_token += 1
         self._outstanding += 1
         self._queue.put(
-            RecordRequest(self._next_token, source, source_kind, prediction, decision, frame)
+            RecordRequest(
+                self._next_token, source, source_kind, prediction, decision, frame, crop_size
+            )
         )
         return self._next_token
 
@@ -143,13 +151,15 @@ class HistoryWriter(QThread):
             on_error(f"{type(exc).__name__}: {exc}")
 
     def _save(self, request: RecordRequest) -> None:
-        thumbnail = None
+        thumbnail = crop = None
         if request.frame is not None:
             try:
                 thumbnail = encode_jpeg(request.frame)
+                if request.crop_size is not None:
+                    crop = encode_crop(request.frame, *request.crop_size)
             except (ValueError, OSError) as exc:  # a record without picture beats no record
                 log.warning("thumbnail failed: %s", exc)
-        record_id = self._store.add(new_record(request, thumbnail))
+        record_id = self._store.add(new_record(request, thumbnail, crop))
         self.saved.emit(request.token, record_id)
 
     def _purge(self, days: int) -> None:

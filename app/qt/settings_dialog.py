@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from app.core.bins import DEFAULT_THRESHOLD, BinRules, BinRulesError, preset_path
 from app.core.model_info import ModelInfo
 from app.core.registry import ModelEntry
-from app.core.settings import Settings
+from app.core.settings import KEEP_IMAGES, Settings
 from app.qt.i18n import label_text, language_choices, preset_choices
 from app.qt.widget_helpers import button
 
@@ -190,8 +190,10 @@ class SettingsDialog(QDialog):
         return page
 
     def _history_tab(self, s: Settings) -> QWidget:
-        self.thumbnails_check = QCheckBox()
-        self.thumbnails_check.setChecked(s.store_thumbnails)
+        self.images_combo = QComboBox()
+        for value in KEEP_IMAGES:
+            self.images_combo.addItem(value, value)
+        self.images_combo.setCurrentIndex(max(0, self.images_combo.findData(s.keep_images)))
         self.privacy_hint = QLabel()
         self.privacy_hint.setWordWrap(True)
         self.retention_spin = QSpinBox()
@@ -199,7 +201,7 @@ class SettingsDialog(QDialog):
         self.retention_spin.setValue(s.retention_days)
         page = QWidget()
         self.history_form = QFormLayout(page)
-        self.history_form.addRow(self.thumbnails_check)
+        self.history_form.addRow(self._row_label("images"), self.images_combo)
         self.history_form.addRow(self.privacy_hint)
         self.history_form.addRow(self._row_label("retention"), self.retention_spin)
         return page
@@ -272,12 +274,20 @@ class SettingsDialog(QDialog):
             self.tr("Tick a class to give it its own threshold instead of the overall one.")
         )
         self.class_table.setHorizontalHeaderLabels([self.tr("Class"), self.tr("Threshold")])
-        self.thumbnails_check.setText(self.tr("Keep a small picture of each item in the history"))
+        self._labels["images"].setText(self.tr("Pictures kept with each record:"))
+        names = {
+            "nothing": self.tr("Nothing (class, confidence and time only)"),
+            "thumbnail": self.tr("A small picture"),
+            "crop": self.tr("A small picture and a training crop (to teach the station)"),
+        }
+        for i in range(self.images_combo.count()):
+            self.images_combo.setItemText(i, names[str(self.images_combo.itemData(i))])
         self.privacy_hint.setText(
             self.tr(
-                "Pictures help to check and correct results and to export a dataset. Turn "
-                "this off where people or personal data may be in view: only the class, "
-                "confidence and time are kept then."
+                "Pictures help to check and correct results and to export a dataset; training "
+                "crops (about 15 KB each) let the station learn from corrected and confirmed "
+                "records. Choose Nothing where people or personal data may be in view. "
+                "Records, with their pictures, are deleted after the time below."
             )
         )
         self._labels["retention"].setText(self.tr("Delete records after:"))
@@ -450,7 +460,7 @@ class SettingsDialog(QDialog):
             auto_capture=self.auto_check.isChecked(),
             capture_sensitivity=self.sensitivity_slider.value() / 100,
             capture_hold_s=round(self.hold_spin.value(), 1),
-            store_thumbnails=self.thumbnails_check.isChecked(),
+            keep_images=str(self.images_combo.currentData() or self._original.keep_images),
             retention_days=self.retention_spin.value(),
             bin_preset=str(self.preset_combo.currentData() or self._original.bin_preset),
             bins_file=bins_file or None,

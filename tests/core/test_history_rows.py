@@ -41,7 +41,7 @@ def test_a_time_that_is_no_time_raises_value_error(text: object) -> None:
 
 def test_the_decoder_never_raises() -> None:
     sound = (1, "2026-12-03T10:00:00Z", "s", "file", "m", "1", "glass", 0.5, '[["glass", 0.5]]',
-             "glass", 0, 0, None, None, None, None)  # fmt: skip
+             "glass", 0, 0, None, None, None, None, None)  # fmt: skip
     record, problem = decode_row(sound)
     assert record is not None
     assert problem is None
@@ -51,7 +51,8 @@ def test_the_decoder_never_raises() -> None:
         row[index] = value
         assert decode_row(row)[0] is None
         assert decode_row(row)[1]
-    for index, value in [(8, "{bad"), (8, "[1, 2]"), (8, "null"), (14, "soon"), (3, "robot")]:
+    for index, value in [(8, "{bad"), (8, "[1, 2]"), (8, "null"), (14, "soon"), (3, "robot"),
+                         (16, "later")]:
         row = list(sound)
         row[index] = value
         record, problem = decode_row(row)

@@ -34,7 +34,7 @@ def test_round_trip(tmp_path: Path) -> None:
         auto_capture=False,
         capture_sensitivity=0.25,
         capture_hold_s=2.5,
-        store_thumbnails=False,
+        keep_images="crop",
         retention_days=90,
         bin_preset="vietnam",
         bins_file="/etc/bins.json",
@@ -169,7 +169,7 @@ def test_wrong_types_fall_back_per_field(tmp_path: Path) -> None:
         "auto_capture": "yes",
         "capture_sensitivity": 1.5,
         "capture_hold_s": 0,
-        "store_thumbnails": False,
+        "keep_images": "nothing",
         "retention_days": -3,
         "bin_preset": "mars",  # not a shipped preset
         "bins_file": None,
@@ -177,7 +177,7 @@ def test_wrong_types_fall_back_per_field(tmp_path: Path) -> None:
     }
     path.write_text(json.dumps(data), encoding="utf-8")
     settings, warnings = load_settings(path)
-    assert settings == Settings(camera="1", store_thumbnails=False, language="fr")
+    assert settings == Settings(camera="1", keep_images="nothing", language="fr")
     bad = {w.split("'")[1] for w in warnings}
     assert bad == {
         "resolution", "model_id", "threshold", "class_thresholds", "auto_capture",
@@ -210,3 +210,25 @@ def test_failed_save_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+@pytest.mark.parametrize(("stored", "kept"), [(True, "thumbnail"), (False, "nothing"),
+                                              (None, "thumbnail")])
+def test_schema_2_thumbnail_switch_becomes_keep_images(
+    tmp_path: Path, stored: bool | None, kept: str
+) -> None:
+    path = tmp_path / "settings.json"
+    data: dict[str, object] = {"schema": 2, "model_id": "waste"}
+    if stored is not None:
+        data["store_thumbnails"] = stored
+    path.write_text(json.dumps(data), encoding="utf-8")
+    settings, warnings = load_settings(path)
+    assert (settings.keep_images, warnings) == (kept, [])
+
+
+def test_an_unknown_keep_images_value_falls_back_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"keep_images": "everything"}), encoding="utf-8")
+    settings, warnings = load_settings(path)
+    assert settings.keep_images == "thumbnail"
+    assert any("keep_images" in w for w in warnings)

@@ -343,7 +343,7 @@ def test_settings_dialog_changes_apply_live_and_are_saved(
         gui.controller.settings,
         threshold=0.999,
         class_thresholds={"red": 1.0},
-        store_thumbnails=False,
+        keep_images="nothing",
         capture_hold_s=2.5,
     )
     gui.controller.apply_settings(stricter)
@@ -355,7 +355,7 @@ def test_settings_dialog_changes_apply_live_and_are_saved(
     saved, warnings = load_settings(data.settings_file)
     assert warnings == []
     assert saved.class_thresholds == {"red": 1.0}
-    assert saved.store_thumbnails is False
+    assert saved.keep_images == "nothing"
     gui.window.record_action.trigger()
     qtbot.waitUntil(lambda: gui.result_panel.status_text().startswith("Saved #"), timeout=3000)
     record = gui.store.query(None, limit=1, offset=0)[0]

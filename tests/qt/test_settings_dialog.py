@@ -95,7 +95,7 @@ def test_round_trip_through_widgets_and_file(dialog: SettingsDialog, tmp_path: P
     dialog.auto_check.setChecked(False)
     dialog.sensitivity_slider.setValue(80)
     dialog.hold_spin.setValue(2.5)
-    dialog.thumbnails_check.setChecked(False)
+    dialog.images_combo.setCurrentIndex(dialog.images_combo.findData("nothing"))
     dialog.retention_spin.setValue(90)
     dialog.language_combo.setCurrentIndex(dialog.language_combo.findData("vi"))
     dialog.accept()
@@ -109,7 +109,7 @@ def test_round_trip_through_widgets_and_file(dialog: SettingsDialog, tmp_path: P
         auto_capture=False,
         capture_sensitivity=0.8,
         capture_hold_s=2.5,
-        store_thumbnails=False,
+        keep_images="nothing",
         retention_days=90,
         bins_file=None,
         language="vi",
