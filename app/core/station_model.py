@@ -69,12 +69,10 @@ def promote(data: DataDir, model_id: str, why: str = "promoted") -> Change:
     return change
 
 
-def rollback(data: DataDir) -> Change:
-    """Go back to the model the station used before its last promotion."""
-    settings, _ = load_settings(data.settings_file)
-    history = changes(data)
+def rollback_target(data: DataDir) -> str:
+    """The model the station used before its last promotion not yet rolled back."""
     stack: list[Change] = []  # promotions not yet undone, replayed from the log
-    for c in history:
+    for c in changes(data):
         if c.why == "rollback":
             if stack:
                 stack.pop()
@@ -82,13 +80,34 @@ def rollback(data: DataDir) -> Change:
             stack.append(c)
     if not stack:
         raise StationError("nothing to roll back to: this station's model was never changed")
-    target = stack[-1]
-    change = Change(settings.model_id, target.before, _now(), "rollback")
-    _apply(data, settings, change, [*history, change])
+    return stack[-1].before
+
+
+def rollback(data: DataDir) -> Change:
+    """Go back to the model the station used before its last promotion."""
+    settings, _ = load_settings(data.settings_file)
+    change = Change(settings.model_id, rollback_target(data), _now(), "rollback")
+    _apply(data, settings, change, [*changes(data), change])
+    return change
+
+
+def record(data: DataDir, before: str, after: str, why: str) -> Change:
+    """Log a change whose setting the caller saves itself (the GUI, which holds the settings)."""
+    change = Change(before, after, _now(), why)
+    _write_log(data, [*changes(data), change])
     return change
 
 
 def _apply(data: DataDir, settings: Any, change: Change, history: list[Change]) -> None:
+    _write_log(data, history)
+    try:
+        save_settings(data.settings_file, replace(settings, model_id=change.after))
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise StationError(f"could not change the station's model ({reason})") from None
+
+
+def _write_log(data: DataDir, history: list[Change]) -> None:
     payload = {"changes": [{"from": c.before, "to": c.after, "utc": c.utc, "why": c.why}
                            for c in history]}
     path = log_path(data)
@@ -100,7 +119,6 @@ def _apply(data: DataDir, settings: Any, change: Change, history: list[Change]) 
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).replace(path)
-        save_settings(data.settings_file, replace(settings, model_id=change.after))
     except OSError as exc:
         reason = exc.strerror or exc
         raise StationError(f"could not change the station's model ({reason})") from None

@@ -45,6 +45,7 @@ from app.qt.main_window import MainWindow
 from app.qt.recorder import HistoryWriter
 from app.qt.result_panel import ResultPanel
 from app.qt.stats_panel import StatsPanel
+from app.qt.teach_flow import TeachFlow
 
 log = logging.getLogger(__name__)
 
@@ -168,13 +169,13 @@ def build_gui(
         rules = BinRules.load(preset_path(settings.bin_preset))
     spec = camera if camera is not None else settings.camera
 
+    registry = (
+        registry if registry is not None
+        else ModelRegistry(shipped_models_dir(), data_dir.user_models)
+    )
     workers = Workers(
         camera=CameraWorker(),
-        inference=InferenceWorker(
-            registry
-            if registry is not None
-            else ModelRegistry(shipped_models_dir(), data_dir.user_models)
-        ),
+        inference=InferenceWorker(registry),
         writer=HistoryWriter(store),
     )
     capture = AutoCapture(
@@ -217,6 +218,12 @@ def build_gui(
         parent=window,
     )
     window.closing.connect(controller.shutdown)
+    teach_flow = TeachFlow(
+        controller=controller, data=data_dir, store=store,
+        registry=registry, parent=window,
+    )
+    window.teach_requested.connect(teach_flow.open)
+    window.teach_flow = teach_flow  # type: ignore[attr-defined]
     is_file = not isinstance(parse_camera_spec(spec), int)
     exit_watch = (
         ExitWhenVideoEnds(workers, session, window) if exit_after_video and is_file else None

@@ -468,10 +468,7 @@ class AppController(QObject):
             old.bin_preset,
             old.bins_file,
         ):
-            rules = self._make_rules(new)
-            self.session.set_rules(rules)
-            self.history_panel.set_rules(rules)
-            self.stats_panel.set_rules(rules)
+            self._set_rules(self._make_rules(new))
         self.session.capture.configure(
             threshold=threshold_for_sensitivity(new.capture_sensitivity), hold_s=new.capture_hold_s
         )
@@ -483,6 +480,15 @@ class AppController(QObject):
             app = QCoreApplication.instance()
             if isinstance(app, QApplication):
                 install_translator(app, new.language)
+
+    def reload_rules(self) -> None:
+        """Read the bin rules again (the override file changed)."""
+        self._set_rules(self._make_rules(self.settings))
+
+    def _set_rules(self, rules: BinRules) -> None:
+        self.session.set_rules(rules)
+        self.history_panel.set_rules(rules)
+        self.stats_panel.set_rules(rules)
 
     def _save(self, settings: Settings) -> None:
         self.settings = settings

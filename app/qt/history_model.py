@@ -34,6 +34,7 @@ THUMB_SIZE = 40
 THUMB_CACHE = 512
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 CORRECTED_MARK = "\u270e"  # a pencil: the operator changed this class
+CONFIRMED_MARK = "\u2713"  # a tick: the operator confirmed the model's class
 _AnyIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -256,7 +257,9 @@ class HistoryTableModel(QAbstractTableModel):
             return rec.created_utc.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         if col == Column.CLASS:
             text = label_text(rec.final_label)
-            return f"{text} {CORRECTED_MARK}" if rec.corrected else text
+            if rec.corrected:
+                return f"{text} {CORRECTED_MARK}"
+            return f"{text} {CONFIRMED_MARK}" if rec.confirmed else text
         if col == Column.CONFIDENCE:
             return f"{rec.confidence * 100:.1f} %"
         if col == Column.BIN:

@@ -90,6 +90,7 @@ class HistoryPanel(QWidget):
 
         self.correct_action = _action(self, self.correct_selected)
         self.restore_action = _action(self, self.restore_selected)
+        self.confirm_action = _action(self, self.confirm_selected)
         self.delete_action = _action(self, self.delete_selected)
         self.delete_action.setShortcut(QKeySequence.StandardKey.Delete)
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -97,12 +98,14 @@ class HistoryPanel(QWidget):
 
         self.status_label = QLabel()
         self.correct_button = button(self.correct_selected)
+        self.confirm_button = button(self.confirm_selected)
         self.delete_button = button(self.delete_selected)
         self.csv_button = button(self.export_csv_dialog)
         self.dataset_button = button(self.export_dataset_dialog)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status_label, 1)
-        for b in (self.correct_button, self.delete_button, self.csv_button, self.dataset_button):
+        for b in (self.confirm_button, self.correct_button, self.delete_button, self.csv_button,
+                  self.dataset_button):
             bottom.addWidget(b)
 
         layout = QVBoxLayout(self)
@@ -117,6 +120,11 @@ class HistoryPanel(QWidget):
         """Set every text; called at start and when the UI language changes."""
         self.correct_action.setText(self.tr("Correct class…"))
         self.restore_action.setText(self.tr("Restore the model's class"))
+        self.confirm_action.setText(self.tr("Mark as right"))
+        self.confirm_button.setText(self.tr("Right \u2713"))
+        self.confirm_button.setToolTip(
+            self.tr("The model's class is right for the selected records (teaching learns it)")
+        )
         self.delete_action.setText(self.tr("Delete…"))
         self.correct_button.setText(self.tr("Correct class…"))
         self.correct_button.setToolTip(self.tr("Set the right class for the selected records"))
@@ -271,6 +279,18 @@ class HistoryPanel(QWidget):
                 self.record_corrected.emit(rid, label)
 
     @Slot()
+    def confirm_selected(self) -> None:
+        """Mark the model's answer of the selected records as right (a teaching example)."""
+        ids = self.selected_ids()
+
+        def run() -> None:
+            for rid in ids:
+                self._store.confirm(rid)
+
+        if ids and self._guard(run):
+            self._after_edit(ids)
+
+    @Slot()
     def restore_selected(self) -> None:
         """Drop the operator's correction of the selected records."""
         ids = self.selected_ids()
@@ -382,6 +402,7 @@ class HistoryPanel(QWidget):
         if not self.selected_ids():
             return
         menu = QMenu(self)
+        menu.addAction(self.confirm_action)
         menu.addAction(self.correct_action)
         menu.addAction(self.restore_action)
         menu.addSeparator()
@@ -390,9 +411,10 @@ class HistoryPanel(QWidget):
 
     def _update_buttons(self) -> None:
         has = bool(self.table.selectionModel().hasSelection())
-        for w in (self.correct_button, self.delete_button):
+        for w in (self.confirm_button, self.correct_button, self.delete_button):
             w.setEnabled(has)
-        for a in (self.correct_action, self.restore_action, self.delete_action):
+        for a in (self.confirm_action, self.correct_action, self.restore_action,
+                  self.delete_action):
             a.setEnabled(has)
 
     def _update_status(self) -> None:

@@ -45,6 +45,7 @@ class MainWindow(QMainWindow):
     paths_dropped = Signal(object)  # list[Path]
     settings_requested = Signal()
     model_info_requested = Signal()
+    teach_requested = Signal()
     live_requested = Signal()
     auto_capture_toggled = Signal(bool)
     tab_shown = Signal(int)
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self.open_folder_action = self._action("Ctrl+Shift+O", self.open_folder_requested.emit)
         self.settings_action = self._action("Ctrl+,", self.settings_requested.emit)
         self.model_info_action = self._action("Ctrl+I", self.model_info_requested.emit)
+        self.teach_action = self._action("Ctrl+T", self.teach_requested.emit)
         self.live_action = self._action("Ctrl+L", self.live_requested.emit)
         self.live_action.setVisible(False)
         self.fullscreen_action = self._action("F11", self.toggle_full_screen)
@@ -168,7 +170,8 @@ class MainWindow(QMainWindow):
         for action in (self.record_action, self.auto_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()
-        for action in (self.model_info_action, self.settings_action, self.fullscreen_action):
+        for action in (self.model_info_action, self.teach_action, self.settings_action,
+                       self.fullscreen_action):
             self.toolbar.addAction(action)
 
     def retranslate_ui(self) -> None:
@@ -183,6 +186,7 @@ class MainWindow(QMainWindow):
             self.open_folder_action: (self.tr("Open folder…"), self.tr("Classify a folder")),
             self.settings_action: (self.tr("Settings…"), self.tr("Settings (Ctrl+,)")),
             self.model_info_action: (self.tr("Model info"), self.tr("About the active model")),
+            self.teach_action: (self.tr("Teach…"), self.tr("Teach this station (Ctrl+T)")),
             self.live_action: (self.tr("Back to camera"), self.tr("Show the live camera again")),
             self.fullscreen_action: (self.tr("Full screen"), self.tr("Kiosk mode (F11, Esc)")),
             self.auto_action: (self.tr("Auto record"), self.tr("Record each item once held still")),
