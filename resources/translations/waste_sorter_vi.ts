@@ -44,7 +44,7 @@
         <translation>Mô hình: đang tải {id}…</translation>
     </message>
     <message>
-        <location line="+8"/>
+        <location line="+9"/>
         <source>Model: {name} {v}</source>
         <translation>Mô hình: {name} {v}</translation>
     </message>
@@ -111,7 +111,7 @@
         <translation>Đã xóa {n} bản ghi lịch sử cũ hơn {d} ngày</translation>
     </message>
     <message>
-        <location line="+78"/>
+        <location line="+84"/>
         <source>Settings not saved: {e}</source>
         <translation>Chưa lưu được cài đặt: {e}</translation>
     </message>
@@ -119,7 +119,7 @@
 <context>
     <name>BatchProgress</name>
     <message>
-        <location filename="../../app/qt/sources.py" line="+155"/>
+        <location filename="../../app/qt/sources.py" line="+162"/>
         <source>Classifying images…</source>
         <translation>Đang phân loại ảnh…</translation>
     </message>
@@ -286,18 +286,33 @@
 <context>
     <name>HistoryPanel</name>
     <message>
-        <location filename="../../app/qt/history_panel.py" line="+118"/>
-        <location line="+3"/>
+        <location filename="../../app/qt/history_panel.py" line="+121"/>
+        <location line="+8"/>
         <source>Correct class…</source>
         <translation>Sửa loại…</translation>
     </message>
     <message>
-        <location line="-2"/>
+        <location line="-7"/>
         <source>Restore the model&apos;s class</source>
         <translation>Khôi phục loại do mô hình đưa ra</translation>
     </message>
     <message>
         <location line="+1"/>
+        <source>Mark as right</source>
+        <translation>Đánh dấu là đúng</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Right ✓</source>
+        <translation>Đúng ✓</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The model&apos;s class is right for the selected records (teaching learns it)</source>
+        <translation>Loại do mô hình chọn là đúng cho các bản ghi đã chọn (việc dạy sẽ học từ đó)</translation>
+    </message>
+    <message>
+        <location line="+2"/>
         <location line="+3"/>
         <source>Delete…</source>
         <translation>Xóa…</translation>
@@ -333,7 +348,7 @@
         <translation>Lưu ảnh thu nhỏ của các bản ghi đã sửa, mỗi loại một thư mục</translation>
     </message>
     <message>
-        <location line="+171"/>
+        <location line="+183"/>
         <source>Delete records</source>
         <translation>Xóa bản ghi</translation>
     </message>
@@ -388,7 +403,7 @@
         <translation>Số bản ghi không có ảnh thu nhỏ (chỉ được liệt kê trong manifest.csv): {n}</translation>
     </message>
     <message>
-        <location line="+25"/>
+        <location line="+27"/>
         <source>Matching records: {n}</source>
         <translation>Số bản ghi khớp: {n}</translation>
     </message>
@@ -406,7 +421,7 @@
 <context>
     <name>HistoryTableModel</name>
     <message>
-        <location filename="../../app/qt/history_model.py" line="+218"/>
+        <location filename="../../app/qt/history_model.py" line="+219"/>
         <source>Time</source>
         <translation>Thời gian</translation>
     </message>
@@ -441,7 +456,7 @@
         <translation>Mô hình</translation>
     </message>
     <message>
-        <location line="+52"/>
+        <location line="+54"/>
         <source>Corrected by an operator; the model said {label} ({conf:.0f} %)</source>
         <translation>Đã được nhân viên sửa; mô hình nhận dạng là {label} ({conf:.0f} %)</translation>
     </message>
@@ -581,7 +596,7 @@
 <context>
     <name>LiveSession</name>
     <message>
-        <location filename="../../app/qt/live_session.py" line="+171"/>
+        <location filename="../../app/qt/live_session.py" line="+173"/>
         <source>Nothing to record yet</source>
         <translation>Chưa có gì để ghi</translation>
     </message>
@@ -591,7 +606,7 @@
         <translation>Đã lưu rồi (#{id})</translation>
     </message>
     <message>
-        <location line="+20"/>
+        <location line="+22"/>
         <source>Saving…</source>
         <translation>Đang lưu…</translation>
     </message>
@@ -614,7 +629,7 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../app/qt/main_window.py" line="+175"/>
+        <location filename="../../app/qt/main_window.py" line="+178"/>
         <source>Waste Sorter</source>
         <translation>Phân loại rác</translation>
     </message>
@@ -692,6 +707,16 @@
         <location line="+0"/>
         <source>About the active model</source>
         <translation>Thông tin về mô hình đang dùng</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Teach…</source>
+        <translation>Dạy…</translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>Teach this station (Ctrl+T)</source>
+        <translation>Dạy trạm này (Ctrl+T)</translation>
     </message>
     <message>
         <location line="+1"/>
@@ -858,7 +883,7 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/qt/settings_dialog.py" line="+231"/>
+        <location filename="../../app/qt/settings_dialog.py" line="+233"/>
         <source>Settings</source>
         <translation>Cài đặt</translation>
     </message>
@@ -969,16 +994,31 @@
     </message>
     <message>
         <location line="+1"/>
-        <source>Keep a small picture of each item in the history</source>
-        <translation>Lưu một ảnh nhỏ của mỗi vật phẩm trong lịch sử</translation>
+        <source>Pictures kept with each record:</source>
+        <translation>Ảnh lưu kèm mỗi bản ghi:</translation>
     </message>
     <message>
-        <location line="+3"/>
-        <source>Pictures help to check and correct results and to export a dataset. Turn this off where people or personal data may be in view: only the class, confidence and time are kept then.</source>
-        <translation>Ảnh giúp kiểm tra, sửa kết quả và xuất bộ dữ liệu. Hãy tắt tùy chọn này ở nơi có thể có người hoặc dữ liệu cá nhân trong khung hình: khi đó chỉ loại, độ tin cậy và thời gian được lưu lại.</translation>
+        <location line="+2"/>
+        <source>Nothing (class, confidence and time only)</source>
+        <translation>Không lưu ảnh (chỉ loại, độ tin cậy và thời gian)</translation>
     </message>
     <message>
-        <location line="+5"/>
+        <location line="+1"/>
+        <source>A small picture</source>
+        <translation>Một ảnh nhỏ</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>A small picture and a training crop (to teach the station)</source>
+        <translation>Một ảnh nhỏ và một ảnh huấn luyện (để dạy trạm)</translation>
+    </message>
+    <message>
+        <location line="+6"/>
+        <source>Pictures help to check and correct results and to export a dataset; training crops (about 15 KB each) let the station learn from corrected and confirmed records. Choose Nothing where people or personal data may be in view. Records, with their pictures, are deleted after the time below.</source>
+        <translation>Ảnh giúp kiểm tra, sửa kết quả và xuất bộ dữ liệu; ảnh huấn luyện (khoảng 15 KB mỗi ảnh) cho phép trạm học từ các bản ghi đã sửa và đã xác nhận. Chọn &quot;Không lưu ảnh&quot; nếu có thể lọt vào khung hình người hoặc dữ liệu cá nhân. Bản ghi, cùng ảnh của chúng, sẽ bị xóa sau thời gian dưới đây.</translation>
+    </message>
+    <message>
+        <location line="+6"/>
         <source>Delete records after:</source>
         <translation>Xóa bản ghi sau:</translation>
     </message>
@@ -1091,7 +1131,7 @@
 <context>
     <name>Sources</name>
     <message>
-        <location filename="../../app/qt/sources.py" line="-139"/>
+        <location filename="../../app/qt/sources.py" line="-145"/>
         <source>Images ({patterns})</source>
         <translation>Ảnh ({patterns})</translation>
     </message>
@@ -1256,9 +1296,147 @@
     </message>
 </context>
 <context>
+    <name>TeachDialog</name>
+    <message>
+        <location filename="../../app/qt/teach_dialog.py" line="+152"/>
+        <source>Teach this station</source>
+        <translation>Dạy trạm này</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>The station learns from examples: records you corrected or marked as right in the history, and folders of photos (one subfolder per class). New classes are welcome; give each a bin. About 20 examples per class teach well.</source>
+        <translation>Trạm học từ các ví dụ: những bản ghi bạn đã sửa hoặc đánh dấu là đúng trong lịch sử, và các thư mục ảnh (mỗi loại một thư mục con). Có thể thêm loại mới; hãy chọn thùng cho từng loại. Khoảng 20 ví dụ mỗi loại là dạy tốt.</translation>
+    </message>
+    <message>
+        <location line="+4"/>
+        <source>Class</source>
+        <translation>Loại</translation>
+    </message>
+    <message>
+        <location line="+0"/>
+        <source>Examples</source>
+        <translation>Ví dụ</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Bin</source>
+        <translation>Thùng</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Use corrected and confirmed history records</source>
+        <translation>Dùng các bản ghi đã sửa và đã xác nhận trong lịch sử</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Add a folder of examples…</source>
+        <translation>Thêm thư mục ví dụ…</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Name of the taught model:</source>
+        <translation>Tên của mô hình được dạy:</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Teach</source>
+        <translation>Dạy</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Use it at this station</source>
+        <translation>Dùng cho trạm này</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Discard</source>
+        <translation>Bỏ đi</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Roll back to the previous model</source>
+        <translation>Quay lại mô hình trước</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Close</source>
+        <translation>Đóng</translation>
+    </message>
+    <message>
+        <location line="+16"/>
+        <source>History not readable: {e}</source>
+        <translation>Không đọc được lịch sử: {e}</translation>
+    </message>
+    <message>
+        <location line="+21"/>
+        <source>— choose a bin —</source>
+        <translation>— chọn thùng —</translation>
+    </message>
+    <message>
+        <location line="+26"/>
+        <source>Folder of examples</source>
+        <translation>Thư mục ví dụ</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Class of these photos</source>
+        <translation>Loại của các ảnh này</translation>
+    </message>
+    <message>
+        <location line="+1"/>
+        <source>Class name:</source>
+        <translation>Tên loại:</translation>
+    </message>
+    <message>
+        <location line="+29"/>
+        <source>Teaching…</source>
+        <translation>Đang dạy…</translation>
+    </message>
+    <message>
+        <location line="+18"/>
+        <source>Reading examples {d} of {t}…</source>
+        <translation>Đang đọc ví dụ {d}/{t}…</translation>
+    </message>
+    <message>
+        <location line="+3"/>
+        <source>Fitting…</source>
+        <translation>Đang khớp mô hình…</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Taught {id} from {n} examples in {s:.0f} s.</source>
+        <translation>Đã dạy {id} từ {n} ví dụ trong {s:.0f} giây.</translation>
+    </message>
+    <message>
+        <location line="+2"/>
+        <source>Right on {a:.0%} of the examples (cross-validated); the current model {m}: {b:.0%}.</source>
+        <translation>Đúng {a:.0%} số ví dụ (kiểm định chéo); mô hình hiện tại {m}: {b:.0%}.</translation>
+    </message>
+    <message>
+        <location line="+5"/>
+        <source>Weaker classes (add examples): {c}</source>
+        <translation>Các loại còn yếu (hãy thêm ví dụ): {c}</translation>
+    </message>
+    <message>
+        <location line="+7"/>
+        <source>Teaching failed: {e}</source>
+        <translation>Dạy không thành công: {e}</translation>
+    </message>
+    <message>
+        <location line="+17"/>
+        <source>This station now uses {id}.</source>
+        <translation>Trạm này giờ dùng {id}.</translation>
+    </message>
+    <message>
+        <location line="+13"/>
+        <source>Discarded {id}.</source>
+        <translation>Đã bỏ {id}.</translation>
+    </message>
+</context>
+<context>
     <name>window</name>
     <message>
-        <location filename="../../app/qt/application.py" line="+231"/>
+        <location filename="../../app/qt/application.py" line="+238"/>
         <source>The history database was damaged. It was moved to {path} and a new one was started.</source>
         <translation>Cơ sở dữ liệu lịch sử bị hỏng. Tệp cũ đã được chuyển sang {path} và một cơ sở dữ liệu mới đã được tạo.</translation>
     </message>
