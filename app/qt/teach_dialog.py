@@ -321,8 +321,13 @@ class TeachDialog(QDialog):
         if bins:
             self.bins_chosen.emit(bins)
         self.promote_requested.emit(self._result.model_id)
-        self.status.setText(self.tr("This station now uses {id}.").format(
-            id=self._result.model_id))
+        text = self.tr("This station now uses {id}.").format(id=self._result.model_id)
+        unbinned = [label_text(c) for c in self._result.classes
+                    if self._rules.bin_for(c) is None and c not in bins]
+        if unbinned:
+            text += "\n" + self.tr("No bin for {c}: these items show 'Not sure'.").format(
+                c=", ".join(unbinned))
+        self.status.setText(text)
         self.promote_button.setEnabled(False)
         self.discard_button.setEnabled(False)
 

@@ -1428,7 +1428,12 @@
         <translation>Trạm này giờ dùng {id}.</translation>
     </message>
     <message>
-        <location line="+13"/>
+        <location line="+4"/>
+        <source>No bin for {c}: these items show &apos;Not sure&apos;.</source>
+        <translation>Chưa có thùng cho {c}: các vật này sẽ hiện &quot;Chưa chắc&quot;.</translation>
+    </message>
+    <message>
+        <location line="+14"/>
         <source>Discarded {id}.</source>
         <translation>Đã bỏ {id}.</translation>
     </message>
