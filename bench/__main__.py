@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.common import REPO, Section, Target, machine_info, machine_markdown, verdict
 
-SECTIONS = ("inference", "live", "history", "startup", "batch", "robustness")
+SECTIONS = ("inference", "live", "history", "startup", "batch", "robustness", "teach")
 MODULES = {
     "inference": "bench.inference_bench",
     "live": "bench.live_bench",
@@ -34,6 +34,7 @@ MODULES = {
     "startup": "bench.startup_bench",
     "batch": "bench.batch_bench",
     "robustness": "bench.robustness_bench",
+    "teach": "bench.teach_bench",
 }
 GUI_SECTIONS = {"live", "startup", "robustness"}
 

@@ -489,3 +489,57 @@ def make_too_deep_folder(parent: str | Path, name: str = "deep", limit: int = 42
     finally:
         os.close(fd)
     return top
+
+
+# --------------------------------------------------------------------------- teaching examples
+
+YELLOW = (255, 255, 0)
+TEACH_COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": RED,
+    "green": GREEN,
+    "blue": BLUE,
+    "yellow": YELLOW,
+}
+
+
+def write_examples(
+    root: str | Path,
+    classes: Mapping[str, Sequence[int]] = TEACH_COLOURS,
+    per_class: int = 6,
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (16, 16),
+    jitter: int = 40,
+    noise: int = 30,
+) -> dict[str, list[Path]]:
+    """A class-per-folder example tree ``root/<class>/<class>_<i>.png`` (lossless PNG).
+
+    Each image is its class colour moved by up to ``jitter`` per channel (reflected back into
+    0..255, so no two are alike by clipping); even-numbered ones
+    are solid (written with :func:`write_image`), odd-numbered ones add per-pixel noise of up
+    to ``noise``. Returns the paths per class. ``size`` is (width, height).
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    width, height = size
+    out: dict[str, list[Path]] = {}
+    for label, colour in classes.items():
+        paths = out.setdefault(label, [])
+        for i in range(per_class):
+            base = _reflect(np.asarray(colour, np.int64) + rng.integers(-jitter, jitter + 1, 3))
+            path = root / label / f"{label}_{i}.png"
+            if i % 2 == 0:
+                rgb = tuple(int(c) for c in base)
+                paths.append(write_image(path, "png", size=size, color=rgb))
+                continue
+            pixels = base + rng.integers(-noise, noise + 1, (height, width, 3))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB").save(path, "PNG")
+            paths.append(path)
+    return out
+
+
+def _reflect(values: np.ndarray) -> np.ndarray:
+    """Values pushed past 0 or 255 come back in by as much (-7 -> 7, 260 -> 250)."""
+    values = np.where(values < 0, -values, values)
+    return np.where(values > 255, 510 - values, values)

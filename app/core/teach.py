@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -150,7 +151,9 @@ class FeatureCache:
                     self._rows[str(key)] = (feats[i], probs[i])
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as exc:
+            # BadZipFile: a truncated or damaged .npz (it is a zip), e.g. a half-copied folder
+            self._rows = {}
             log.warning("teaching cache %s unreadable (%s); starting afresh", self.path, exc)
 
     def get(self, key: str) -> tuple[FloatArray, FloatArray] | None:

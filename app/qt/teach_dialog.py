@@ -40,7 +40,7 @@ from app.core.paths import DataDir
 from app.core.teach import Example, Gathered, clean_label, folder_examples
 from app.core.teach import history_examples as gather_history
 from app.core.teach import teach as run_teach
-from app.qt.i18n import label_text
+from app.qt.i18n import bin_name, label_text
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class TeachDialog(QDialog):
             if known is None:
                 combo.addItem(self.tr("— choose a bin —"), None)
             for bin_id, b in self._rules.bins.items():
-                combo.addItem(b.name, bin_id)
+                combo.addItem(bin_name(b), bin_id)
             if known is not None:
                 combo.setCurrentIndex(combo.findData(known.id))
             self.table.setCellWidget(row, 2, combo)
