@@ -8,7 +8,7 @@ dependencies and PyInstaller but none of the training stack::
     .venv-pkg/bin/python packaging/build.py          # macOS: folder and Waste Sorter.app
 
 Outputs go to ``dist/``. The script stops with a non-zero exit when the bundle holds a
-forbidden package (TensorFlow, Keras, tf2onnx, onnx, matplotlib, scikit-learn), a library that
+forbidden package (TensorFlow, Keras, tf2onnx, matplotlib, scikit-learn), a library that
 can be neither found in it nor named as a system dependency, or is over the size limit.
 """
 

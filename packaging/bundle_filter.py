@@ -21,10 +21,13 @@ import struct
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-# Never in the bundle; build.py fails if any of them shows up anyway.
-FORBIDDEN_PACKAGES = ("tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "sklearn")
+# Never in the bundle; build.py fails if any of them shows up anyway. (``onnx`` is in it since
+# stations teach: app.core.teach_graph writes taught models with it; only its runtime part.)
+FORBIDDEN_PACKAGES = ("tensorflow", "keras", "tf2onnx", "matplotlib", "sklearn")
 EXCLUDED_MODULES = [
     *FORBIDDEN_PACKAGES,
+    "onnx.backend",  # onnx's conformance tests and their data (18 MB); never imported
+    "onnx.reference",  # the pure-Python reference evaluator; the app runs models with ORT
     "scipy",
     "pandas",
     "torch",

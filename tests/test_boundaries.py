@@ -45,7 +45,7 @@ def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
 
 RULES = [
     ("app/core", ("PySide6", "shiboken6", "tensorflow", "keras", "tf2onnx", "app.qt")),
-    ("app", ("tensorflow", "keras", "tf2onnx", "onnx", "matplotlib", "sklearn")),
+    ("app", ("tensorflow", "keras", "tf2onnx", "matplotlib", "sklearn")),
     ("training", ("app.qt", "PySide6")),
 ]
 
@@ -60,3 +60,14 @@ def test_checker_catches_a_violation(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from PySide6 import QtCore\n    import tensorflow as tf\n")
     assert {"PySide6", "tensorflow"} <= imported_modules(bad)
+
+
+def test_only_the_taught_model_writer_imports_onnx() -> None:
+    """The app runs models with onnxruntime; the ``onnx`` package only writes the models a
+    station teaches (app.core.teach_graph), so nothing else may come to depend on it."""
+    users = {
+        str(path.relative_to(REPO))
+        for path in sorted((REPO / "app").rglob("*.py"))
+        if any(n == "onnx" or n.startswith("onnx.") for n in imported_modules(path))
+    }
+    assert users == {"app/core/teach_graph.py"}
