@@ -9,6 +9,7 @@ Writes are atomic (a crash leaves the old or the new file).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -103,6 +104,9 @@ def _apply(data: DataDir, settings: Any, change: Change, history: list[Change]) 
     try:
         save_settings(data.settings_file, replace(settings, model_id=change.after))
     except OSError as exc:
+        # The change did not happen: take it out of the log again, or rollback would undo it.
+        with contextlib.suppress(StationError):
+            _write_log(data, history[:-1])
         reason = exc.strerror or exc
         raise StationError(f"could not change the station's model ({reason})") from None
 
