@@ -26,8 +26,15 @@ class TeachFlow(QObject):
         self._controller, self._data, self._store, self._registry = (
             controller, data, store, registry)
         self.dialog: TeachDialog | None = None
+        controller.window.closing.connect(self.shutdown)
 
     def open(self) -> TeachDialog:
+        if self.dialog is not None:
+            if self.dialog.isVisible():  # one dialog: two would teach the same name at once
+                self.dialog.raise_()
+                self.dialog.activateWindow()
+                return self.dialog
+            self.dialog.deleteLater()  # closed: its worker has finished (reject waits)
         c = self._controller
         reserved = [e.info.id for e in c.entries if e.shipped and e.info is not None]
         dialog = TeachDialog(data=self._data, registry=self._registry, store=self._store,
@@ -39,6 +46,12 @@ class TeachFlow(QObject):
         self.dialog = dialog
         dialog.show()
         return dialog
+
+    def shutdown(self) -> None:
+        """The window is closing: a teaching thread must not outlive its dialog (Qt aborts
+        the process when a running QThread is destroyed), so wait for it and close."""
+        if self.dialog is not None:
+            self.dialog.reject()
 
     def promote(self, model_id: str) -> None:
         self._switch(model_id, "promoted")
