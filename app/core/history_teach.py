@@ -46,6 +46,19 @@ class TeachingRecords:
         with self._reading() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM crops").fetchone()[0])
 
+    def teaching_counts(self) -> dict[str, int]:
+        """How many corrected or confirmed records per final label kept an image (counted in
+        SQL, no image is read)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT r.final_label, COUNT(*) FROM records r"
+                " LEFT JOIN crops c ON c.record_id = r.id"
+                " WHERE (r.corrected_label IS NOT NULL OR r.confirmed_utc IS NOT NULL)"
+                " AND (c.record_id IS NOT NULL OR r.thumbnail IS NOT NULL)"
+                " GROUP BY r.final_label"
+            ).fetchall()
+        return {label: int(n) for label, n in rows if isinstance(label, str)}
+
     def teaching_images(self) -> Iterator[tuple[int, str, bytes | None]]:
         """``(id, final label, image bytes or None)`` of corrected and confirmed records,
         newest first (read in one snapshot, so a concurrent write cannot reorder them)."""

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.core.bins import BinRules
 from app.core.paths import DataDir
-from app.core.teach import Example, Gathered, clean_label, folder_examples
+from app.core.teach import MAX_PER_CLASS, Example, Gathered, clean_label, folder_examples
 from app.core.teach import history_examples as gather_history
 from app.core.teach import teach as run_teach
 from app.qt.i18n import bin_name, label_text
@@ -176,9 +176,9 @@ class TeachDialog(QDialog):
     def _load_history_counts(self) -> None:
         counts: dict[str, int] = {}
         try:
-            for _rid, label, image in self._store.teaching_images():
-                if image is not None and (clean := clean_label(label)) is not None:
-                    counts[clean] = counts.get(clean, 0) + 1
+            for label, n in self._store.teaching_counts().items():
+                if (clean := clean_label(label)) is not None:
+                    counts[clean] = min(MAX_PER_CLASS, counts.get(clean, 0) + n)
         except Exception as exc:  # a locked or damaged database: say so, teach from folders
             self.status.setText(self.tr("History not readable: {e}").format(e=str(exc)))
         self._history_counts = counts
