@@ -216,3 +216,28 @@ def test_gui_offscreen_records_items_and_exits_cleanly_on_sigterm(
     source = run_source("history", "--format", "csv", "--data-dir", data)
     assert source.returncode == 0, source.stderr
     assert len(csv_rows(source.stdout)) == len(rows)
+
+
+def test_the_frozen_app_teaches_promotes_and_rolls_back(frozen_exe: Path, tmp_path: Path) -> None:
+    """Teaching needs no TensorFlow and no source tree: the installed program fits a station
+    model on the shipped waste model, the model classifies, promotion and rollback work."""
+    from tests.factories import write_examples, write_image
+
+    examples = write_examples(tmp_path / "examples", per_class=6, size=(64, 64))
+    data = tmp_path / "data"
+    env = frozen_env(tmp_path)
+    taught = run_frozen(frozen_exe, "teach", "--name", "site", "--data-dir", data, "--json",
+                        "--promote", tmp_path / "examples", env=env, timeout=300)
+    assert taught.returncode == 0, taught.stdout + taught.stderr
+    summary = json.loads(taught.stdout)
+    assert summary["model"] == "site-v1"
+    assert sorted(summary["classes"]) == sorted(examples)
+    assert (data / "models" / "site-v1.onnx").is_file()
+    yellow = write_image(tmp_path / "probe.png", "png", size=(64, 64), color=(230, 220, 20))
+    shown = run_frozen(frozen_exe, "classify", "--json", "--data-dir", data, yellow, env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    row = json_rows(shown.stdout)[0]
+    assert row["label"] == "yellow", row
+    back = run_frozen(frozen_exe, "teach", "--rollback", "--data-dir", data, env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "'waste' again" in back.stdout
