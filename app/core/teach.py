@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app.core import teach_head
 from app.core.classifier import Classifier, FloatArray
@@ -329,9 +330,12 @@ def teach(
     folds = min(FOLDS, min(counts.values()))
     if progress is not None:
         progress("fitting", 0, 1)
-    chosen = teach_head.select(feats, labels, len(classes), base_dims=base_dims, k=folds)
-    head = teach_head.fit(feats, labels, len(classes), base_dims=base_dims,
-                          base_weight=chosen.base_weight, c=chosen.c)
+    # One BLAS thread: the matrices are small, and with another busy process on a 2-core
+    # station two OpenBLAS threads made fitting 6 to 14 times slower (bench/teach_bench.py).
+    with threadpool_limits(limits=1, user_api="blas"):
+        chosen = teach_head.select(feats, labels, len(classes), base_dims=base_dims, k=folds)
+        head = teach_head.fit(feats, labels, len(classes), base_dims=base_dims,
+                              base_weight=chosen.base_weight, c=chosen.c)
     if progress is not None:
         progress("fitting", 1, 1)
     predicted = chosen.probabilities.argmax(axis=1)
