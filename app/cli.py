@@ -8,6 +8,7 @@ one JSON object per image, exit 0 when every image was classified, 2 when any fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -254,7 +255,7 @@ def _classify(args: argparse.Namespace) -> int:
     out = sys.stdout
     failed = scored = 0
     model_errors: list[str] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool, store or contextlib.nullcontext():
         for chunk in _chunks(_expand(args.paths), BATCH):
             todo = [item.path for item in chunk if item.error is None]
             decoded = iter(pool.map(_decode, todo))
