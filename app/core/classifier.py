@@ -27,6 +27,9 @@ FloatArray = npt.NDArray[np.float32]
 
 # Images per session.run call: bounds memory for long lists (224x224x3 float32 is 0.6 MB each).
 MAX_BATCH = 32
+# ... and the input tensor of one call: models with large inputs run fewer images at a time
+# (a 2048x2048 input, the largest ModelInfo accepts, runs one image per call).
+MAX_BATCH_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -171,14 +174,15 @@ class Classifier:
         """Classify several images; one result per image, in order, a :class:`ModelError` for
         each image the model could not score (NaN or infinite output, a failed run).
 
-        Images run in batches of up to :data:`MAX_BATCH`. When a batched ``session.run`` fails
-        (or returns the wrong number of rows) the batch is retried one image at a time, and
-        every later call of this classifier runs one image at a time too. Models with a
-        static batch of 1 always do. ``elapsed_ms`` of each prediction is its share of the
-        time for its batch (preprocessing included).
+        Images run in batches of up to :data:`MAX_BATCH` (fewer for large inputs, see
+        :data:`MAX_BATCH_BYTES`). When a batched ``session.run`` fails (or returns the wrong
+        number of rows) the batch is retried one image at a time, and every later call of
+        this classifier runs one image at a time too. Models with a static batch of 1 always
+        do. ``elapsed_ms`` of each prediction is its share of the time for its batch
+        (preprocessing included).
         """
         results: list[Prediction | ModelError] = []
-        step = 1 if self._single() else MAX_BATCH
+        step = self._batch_size()
         for start in range(0, len(images), step):
             began = time.perf_counter()
             tensors = [self.preprocess(img) for img in images[start : start + step]]
@@ -199,7 +203,7 @@ class Classifier:
         quiet = ort.RunOptions()
         quiet.log_severity_level = 4
         parts: list[list[FloatArray]] = [[] for _ in names]
-        step = 1 if self._single() else MAX_BATCH
+        step = self._batch_size()
         for start in range(0, len(images), step):
             tensors = [self.preprocess(img) for img in images[start : start + step]]
             batch = np.concatenate(tensors, axis=0)
@@ -210,6 +214,12 @@ class Classifier:
             for part, out in zip(parts, outputs, strict=True):
                 part.append(np.asarray(out, np.float32).reshape(len(tensors), -1))
         return [np.concatenate(p) if p else np.zeros((0, 0), np.float32) for p in parts]
+
+    def _batch_size(self) -> int:
+        if self._single():
+            return 1
+        per_image = self.info.input.height * self.info.input.width * 3 * 4  # float32
+        return max(1, min(MAX_BATCH, MAX_BATCH_BYTES // per_image))
 
     def _single(self) -> bool:
         with self._lock:

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from app.core.image_guards import (
+    OPEN_FORMATS,
+    container_problem,
+    decode_cost_problem,
+    not_an_image,
+    size_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,15 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 # Truncated files must fail loudly rather than come back half grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+# The longer side of a decoded image is reduced (box filter) to at most this, so the array
+# the app keeps is at most 48 MB whatever the photo. Every consumer shrinks it further:
+# model inputs are at most 2048 px a side, thumbnails and training crops far smaller, the
+# still view is the size of the window.
+MAX_DECODED_SIDE = 4096
+# Pixels converted to RGB at a time: bounds the 8-, 16- and 64-bit temporaries of colour
+# conversion, compositing and depth scaling whatever the image size.
+_STRIP_PIXELS = 1 << 21
 
 # Errors Pillow and its plugins raise on bad input (besides our own checks).
 _DECODE_ERRORS = (
@@ -53,15 +70,7 @@ _DECODE_ERRORS = (
 # threads cannot restore each other's filters in the wrong order.
 _WARNINGS_LOCK = threading.Lock()
 
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-)
+_EXIF_ORIENTATION = 0x0112
 
 
 class ImageError(Exception):
@@ -71,11 +80,15 @@ class ImageError(Exception):
 def decode_image(source: str | Path | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> RGBArray:
     """Decode a file path or encoded bytes to an ``(H, W, 3) uint8`` RGB array.
 
-    The pixel count is checked from the header before any pixel is decoded (Pillow's own
-    ``Image.MAX_IMAGE_PIXELS`` guard also applies, so a larger ``max_pixels`` has no effect).
-    EXIF orientation is applied; grey, palette, alpha (composited onto white), 16-bit, CMYK and
-    other modes are converted to 8-bit RGB; animations give their first frame. Any failure
-    raises :class:`ImageError` and nothing else.
+    Only the formats of :data:`IMAGE_SUFFIXES` are opened, recognised by their content
+    (never by the file name; no other Pillow plugin is tried). The pixel count and the memory
+    the decoded pixels need are checked from the header before any pixel is decoded
+    (Pillow's own ``Image.MAX_IMAGE_PIXELS`` guard also applies, so a larger ``max_pixels``
+    has no effect). Animations give their first frame; no other frame is read or counted.
+    Images longer than :data:`MAX_DECODED_SIDE` are reduced by a whole factor (box filter;
+    JPEG decodes at reduced size directly). EXIF orientation is applied; grey, palette,
+    alpha (composited onto white), 16-bit, CMYK and other modes are converted to 8-bit RGB.
+    Any failure raises :class:`ImageError` and nothing else.
     """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
@@ -102,8 +115,18 @@ def _decode_stream(stream: Any, max_pixels: int) -> RGBArray:
     head = stream.read(64)
     stream.seek(0)
     try:
+        problem = container_problem(stream, head, max_pixels)
+        if problem:
+            raise ImageError(problem)
         img = _open_header(stream, head, max_pixels)
         with img:
+            factor = reduction_factor(img.size)
+            if factor > 1 and img.format in ("JPEG", "MPO"):
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale directly, never at full size
+                img.draft(img.mode, (max(1, img.width // factor), max(1, img.height // factor)))
+            problem = decode_cost_problem(img)
+            if problem:
+                raise ImageError(problem)
             try:
                 img.load()
             except MemoryError:
@@ -111,14 +134,15 @@ def _decode_stream(stream: Any, max_pixels: int) -> RGBArray:
             except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
                 log.debug("decode failed: %r", exc)
                 raise ImageError("truncated or corrupt image data") from None
-            img = _apply_exif_orientation(img)
+            orientation = _exif_orientation(img)
             try:
-                return _to_rgb(img)
+                rgb = _to_reduced_rgb(img)
             except MemoryError:
                 raise ImageError("not enough memory to decode this image") from None
             except _DECODE_ERRORS as exc:
                 log.debug("colour conversion failed: %r", exc)
                 raise ImageError(f"unsupported colour mode {img.mode!r}") from None
+            return _orient(rgb, orientation)
     except ImageError:
         raise
     except Exception as exc:  # last line of defence: the contract is "only ImageError escapes"
@@ -127,11 +151,11 @@ def _decode_stream(stream: Any, max_pixels: int) -> RGBArray:
 
 
 def _open_header(stream: Any, head: bytes, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and enforce the pixel limit before decoding."""
+    """Open lazily (header only), with the listed formats only; enforce the pixel limit."""
     try:
         with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(stream)
+            img = Image.open(stream, formats=OPEN_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard fired first (its limit is Image.MAX_IMAGE_PIXELS, ~89 MP).
         match = re.search(r"\((\d+) pixels\)", str(exc))
@@ -140,65 +164,74 @@ def _open_header(stream: Any, head: bytes, max_pixels: int) -> Image.Image:
         limit = max_pixels if pillow_limit is None else min(max_pixels, pillow_limit)
         raise ImageError(f"image too large: {count} exceeds limit of {limit:,}") from None
     except UnidentifiedImageError:
-        raise ImageError(_not_an_image(head)) from None
+        raise ImageError(not_an_image(head)) from None
     except MemoryError:
         raise ImageError("not enough memory to decode this image") from None
     except _DECODE_ERRORS as exc:
         log.debug("open failed: %r", exc)
-        raise ImageError(_not_an_image(head)) from None
-    width, height = img.size
-    if width <= 0 or height <= 0:
+        raise ImageError(not_an_image(head)) from None
+    problem = size_problem(*img.size, max_pixels)
+    if problem:
         img.close()
-        raise ImageError("image has no pixels")
-    if width * height > max_pixels:
-        img.close()
-        raise ImageError(
-            f"image too large: {width} x {height} pixels exceeds limit of {max_pixels:,}"
-        )
+        raise ImageError(problem)
     return img
 
 
-def _not_an_image(head: bytes) -> str:
-    """A message for bytes Pillow did not recognise, naming what they look like."""
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return f"truncated or corrupt image data ({name} header unreadable)"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "truncated or corrupt image data (WebP header unreadable)"
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
-        return "not an image file (looks like an HTML page)"
-    if text.startswith((b"<?xml", b"<svg")):
-        return "not an image file (XML/SVG is not supported)"
-    if head.startswith(b"%PDF"):
-        return "not an image file (looks like a PDF document)"
-    if head.startswith(b"PK\x03\x04"):
-        return "not an image file (looks like a ZIP archive)"
-    try:
-        decoded = head.decode("utf-8")
-    except UnicodeDecodeError:
-        decoded = ""
-    if decoded and all(ch.isprintable() or ch in "\t\r\n" for ch in decoded):
-        return "not an image file (looks like text)"
-    return "not an image file (unrecognised format)"
+def reduction_factor(size: tuple[int, int], max_side: int | None = None) -> int:
+    """The smallest whole factor that brings the longer side of ``size`` to at most
+    ``max_side`` (default :data:`MAX_DECODED_SIDE`)."""
+    return max(1, -(-max(size) // (max_side or MAX_DECODED_SIDE)))
 
 
-def _apply_exif_orientation(img: Image.Image) -> Image.Image:
-    """Honour EXIF orientation; a damaged EXIF block is ignored, the pixels are still good."""
+def _exif_orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1-8); a damaged EXIF block is ignored, the pixels are still good."""
     try:
-        rotated = ImageOps.exif_transpose(img)
+        value = img.getexif().get(_EXIF_ORIENTATION, 1)
     except (*_DECODE_ERRORS, Image.DecompressionBombError) as exc:
         log.warning("ignoring unreadable EXIF orientation: %r", exc)
-        return img
-    return rotated if rotated is not None else img
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _to_rgb(img: Image.Image) -> RGBArray:
+def _orient(rgb: RGBArray, orientation: int) -> RGBArray:
+    """Apply an EXIF orientation the way ``ImageOps.exif_transpose`` does (views, one copy)."""
+    if orientation in (5, 6, 7, 8):
+        rgb = rgb.transpose(1, 0, 2)  # 5 is the transpose itself
+        if orientation in (6, 7):
+            rgb = rgb[:, ::-1]
+        if orientation in (7, 8):
+            rgb = rgb[::-1]
+    else:
+        if orientation in (3, 4):
+            rgb = rgb[::-1]
+        if orientation in (2, 3):
+            rgb = rgb[:, ::-1]
+    return np.ascontiguousarray(rgb)
+
+
+def _to_reduced_rgb(img: Image.Image) -> RGBArray:
+    """The loaded image as RGB, reduced by :func:`reduction_factor`, a strip of rows at a time
+    (strips start at multiples of the factor, so the result equals one whole-image reduce)."""
+    width, height = img.size
+    factor = reduction_factor(img.size)
+    rows = max(1, _STRIP_PIXELS // (width * factor)) * factor
+    depth = _depth_range(img, rows) if img.mode in ("I", "F") else None
+    out = np.empty((-(-height // factor), -(-width // factor), 3), dtype=np.uint8)
+    for top in range(0, height, rows):
+        part = img if rows >= height else img.crop((0, top, width, min(height, top + rows)))
+        rgb = _to_rgb(part, depth)
+        if factor > 1:
+            rgb = np.asarray(Image.fromarray(rgb).reduce(factor), dtype=np.uint8)
+        out[top // factor : top // factor + rgb.shape[0]] = rgb
+    return out
+
+
+def _to_rgb(img: Image.Image, depth: tuple[float, float] | None = None) -> RGBArray:
     mode = img.mode
     if mode == "RGB":
         out = np.array(img, dtype=np.uint8)
     elif mode.startswith("I;16") or mode in ("I", "F"):
-        out = _grey_to_rgb(_high_depth_to_uint8(img))
+        out = _grey_to_rgb(_high_depth_to_uint8(img, depth))
     elif mode in ("1", "L"):
         out = _grey_to_rgb(np.array(img.convert("L"), dtype=np.uint8))
     elif mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
@@ -212,17 +245,38 @@ def _to_rgb(img: Image.Image) -> RGBArray:
     return np.ascontiguousarray(out)
 
 
-def _high_depth_to_uint8(img: Image.Image) -> npt.NDArray[np.uint8]:
+def _finite(img: Image.Image) -> npt.NDArray[np.float64]:
+    arr = np.asarray(img).astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    return arr
+
+
+def _depth_range(img: Image.Image, rows: int) -> tuple[float, float]:
+    """The smallest and largest value of a 32-bit image (non-finite values count as 0)."""
+    width, height = img.size
+    lo, hi = np.inf, -np.inf
+    for top in range(0, height, rows):
+        arr = _finite(img if rows >= height else img.crop((0, top, width, min(height, top + rows))))
+        if arr.size:
+            lo, hi = min(lo, float(arr.min())), max(hi, float(arr.max()))
+    return (lo, hi) if lo <= hi else (0.0, 0.0)
+
+
+def _high_depth_to_uint8(
+    img: Image.Image, depth: tuple[float, float] | None = None
+) -> npt.NDArray[np.uint8]:
     """Scale 16-bit, 32-bit integer and float grey images to 0-255 (never by clipping).
 
     ``I;16*`` is 0-65535. ``I`` is treated as 16-bit when its values fit (what PNG/PGM/TIFF
     16-bit files decode to), else stretched min-max. ``F`` in 0-1 is scaled by 255, in 0-255
-    used as is, otherwise stretched min-max.
+    used as is, otherwise stretched min-max. ``depth`` is the (min, max) of the whole image
+    when ``img`` is one strip of it.
     """
-    arr = np.array(img).astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    arr = _finite(img)
+    if depth is None:
+        depth = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    lo, hi = depth
     if img.mode.startswith("I;16") or (img.mode == "I" and lo >= 0 and hi <= 65535):
         scaled = arr / 257.0
     elif img.mode == "F" and lo >= 0 and hi <= 1.0:
@@ -239,7 +293,7 @@ def _grey_to_rgb(grey: npt.NDArray[np.uint8]) -> RGBArray:
 
 
 def _composite_on_white(rgba: Image.Image) -> RGBArray:
-    arr = np.array(rgba, dtype=np.uint8).astype(np.uint16)
+    arr = np.asarray(rgba, dtype=np.uint8).astype(np.uint16)
     alpha = arr[:, :, 3:4]
     # out = rgb * a + 255 * (1 - a), in integers with rounding
     blended = (arr[:, :, :3] * alpha + 255 * (255 - alpha) + 127) // 255

@@ -19,6 +19,9 @@ LAYOUTS = ("NHWC", "NCHW")
 COLORS = ("RGB", "BGR")
 PREPROCESSING = ("in_graph", "external")
 OUTPUTS = ("probabilities", "logits")
+# Input pixels a model may declare (2048 x 2048): one image is then 48 MB of float32, and the
+# graph's activations scale with it; a 4096 x 4096 input took 6.4 GB in a batch of 32.
+MAX_INPUT_PIXELS = 2048 * 2048
 
 
 class ModelError(Exception):
@@ -130,6 +133,11 @@ class ModelInfo:
             raise fail(f"'input' is malformed ({exc})") from None
         if not (8 <= inp.height <= 4096 and 8 <= inp.width <= 4096):
             raise fail(f"input size {inp.height}x{inp.width} is out of range")
+        if inp.height * inp.width > MAX_INPUT_PIXELS:
+            raise fail(
+                f"input size {inp.height}x{inp.width} is too large (at most "
+                f"{MAX_INPUT_PIXELS:,} pixels, such as 2048x2048)"
+            )
         if inp.layout not in LAYOUTS:
             raise fail(f"input layout {inp.layout!r} is not one of {LAYOUTS}")
         if inp.color not in COLORS:

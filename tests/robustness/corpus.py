@@ -8,7 +8,9 @@ raw/LZW TIFF, GIF and BMP) and hand-built headers:
 * huge declared dimensions (PNG IHDR, JPEG SOF, GIF logical screen, BMP, TIFF, WebP VP8X);
 * zero-size files, wrong extensions, non-images with image extensions;
 * many-IFD, looping and deeply nested TIFFs, EXIF IFD cycles;
-* animated GIF / WebP / APNG, a legal 49-megapixel PNG, text-chunk bombs;
+* animated GIF / WebP / APNG (also with 10^5 frames, or claiming 2^31), a legal
+  49-megapixel PNG (grey, RGBA, 16-bit), huge canvases, chunk and sub-block bombs;
+* PostScript named .jpg (Pillow alone would run Ghostscript on it);
 * paths with spaces, non-ASCII and undecodable bytes; FIFOs, symlink loops, folders.
 
 Every file carries an expectation: ``"error"`` (must be refused with one clear line),
@@ -36,21 +38,30 @@ from tests.robustness.hostile_bytes import (
     LONG,
     animated,
     animated_gif,
+    apng_many_frames,
     bit_flipped,
     block_overwritten,
     bmp_with_header,
+    dos_eps_file,
     encode,
+    eps_file,
+    gif_canvas,
+    gif_comment_blocks,
+    gif_many_frames,
     gif_with_size,
     jpeg_with_exif_cycle,
     jpeg_with_size,
     large_legal_png,
+    png_many_chunks,
     png_with_chunk_bomb,
     png_with_size,
     tail_is_trailer,
     tiff_chain,
     tiff_nested,
     truncation_offsets,
+    webp_animation_canvas,
     webp_with_canvas,
+    zero_png,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -233,6 +244,9 @@ def build_corpus(dest: Path) -> list[CorpusFile]:
                   f"{name} named {wrong}")  # fmt: skip
     for name, (data, suffix) in NON_IMAGES.items():
         w.add(f"not-image/{name}{suffix}", data, "not-an-image", "error")
+    # PostScript named .jpg: Pillow alone would hand it to Ghostscript
+    w.add("not-image/eps-as.jpg", eps_file(), "not-an-image", "error", "EPS, an interpreter")
+    w.add("not-image/dos-eps-as.jpg", dos_eps_file(), "not-an-image", "error", "DOS EPS")
 
     tiff = "tiff-structure"
     w.add("tiff/chain-5000-ifds.tif", tiff_chain(5000), tiff, "ok", "5000 chained IFDs")
@@ -256,12 +270,28 @@ def build_corpus(dest: Path) -> list[CorpusFile]:
           "first frames intact, later frames cut")  # fmt: skip
     webp_anim = animated("WEBP", 40)
     w.add("animated/webp-40-cut-late.webp", webp_anim[: len(webp_anim) * 3 // 4], anim, "any")
+    w.add("animated/gif-100000-frames.gif", gif_many_frames(100_000), anim, "ok")
+    w.add("animated/apng-20000-frames.png", apng_many_frames(20_000), anim, "ok")
+    w.add("animated/apng-claims-2g-frames.png", apng_many_frames(2, claimed=2**31 - 1), anim,
+          "ok", "acTL claims 2**31 - 1 frames")  # fmt: skip
+    w.add("animated/gif-comment-200000-blocks.gif", gif_comment_blocks(200_000), anim, "error",
+          "~40 bytes of memory per byte of file in Pillow")  # fmt: skip
 
     bombs = "bombs"
     w.add("bombs/png-49-megapixel-zeros.png", large_legal_png(), bombs, "ok",
           "legal size, ~150 MB decoded")  # fmt: skip
     w.add("bombs/png-ztxt-64mb.png", png_with_chunk_bomb(png, b"zTXt"), bombs, "any")
     w.add("bombs/png-iccp-64mb.png", png_with_chunk_bomb(png, b"iCCP"), bombs, "any")
+    w.add("bombs/png-rgba-7000-zeros.png", zero_png(7000, 7000), bombs, "ok",
+          "190 KB, 196 MB decoded; comes back 3500 x 3500")  # fmt: skip
+    w.add("bombs/png-grey16-7000-zeros.png", zero_png(7000, 7000, bit_depth=16, colour_type=0),
+          bombs, "ok", "16-bit grey, 98 MB decoded")  # fmt: skip
+    w.add("bombs/gif-canvas-7000.gif", gif_canvas(7000, 7000), bombs, "ok",
+          "a 1 x 1 frame on a 7000 x 7000 logical screen")  # fmt: skip
+    w.add("bombs/webp-canvas-7000.webp", webp_animation_canvas(7000, 7000), bombs, "error",
+          "libwebp keeps the 196 MB canvas twice, Pillow a third copy")  # fmt: skip
+    w.add("bombs/png-200000-chunks.png", png_many_chunks(200_000), bombs, "error",
+          "each chunk handled in Python")  # fmt: skip
     w.add("bombs/jpeg-8-megabytes-of-junk.jpg", b"\xff\xd8" + b"\x00" * (8 * 2**20), bombs,
           "error", "SOI then 8 MB of zeros (decoders skip junk byte by byte)")  # fmt: skip
 

@@ -265,3 +265,117 @@ def png_with_chunk_bomb(png: bytes, tag: bytes) -> bytes:
     bomb = zlib.compress(b"\x00" * (64 * 2**20), 9)
     body = (b"Comment\x00\x00" if tag == b"zTXt" else b"icc\x00\x00") + bomb
     return png[:33] + _png_chunk(tag, body) + png[33:]
+
+
+def zero_png(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 6) -> bytes:
+    """An all-zero PNG of any size and pixel format, tiny on disk (``colour_type`` 0 grey,
+    2 RGB, 4 grey+alpha, 6 RGBA): e.g. 7000 x 7000 RGBA is 190 KB, 196 MB decoded."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour_type]
+    row = b"\x00" * (1 + width * channels * bit_depth // 8)
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _tiny_gif(screen: tuple[int, int], body: bytes) -> bytes:
+    """A GIF89a with a 2-colour palette (index 0 red, 1 white) around ``body``."""
+    head = b"GIF89a" + struct.pack("<HHBBB", *screen, 0x80, 0, 0) + b"\xff\x00\x00\xff\xff\xff"
+    return head + body + b";"
+
+
+# One 1 x 1 frame of palette index 0 (LZW: clear, 0, end), behind a graphic control block.
+_GIF_FRAME = (
+    b"!\xf9\x04\x00\x01\x00\x00\x00" + b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0)
+    + b"\x02\x02\x44\x01\x00"
+)  # fmt: skip
+
+
+def gif_many_frames(frames: int) -> bytes:
+    """A looping 1 x 1 red GIF with ``frames`` frames (~23 bytes each)."""
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    return _tiny_gif((1, 1), loop + _GIF_FRAME * frames)
+
+
+def gif_comment_blocks(blocks: int) -> bytes:
+    """A 1 x 1 red GIF whose first image follows one comment of ``blocks`` one-byte
+    sub-blocks (Pillow keeps each as a Python object: ~40 bytes of memory per file byte)."""
+    return _tiny_gif((1, 1), b"!\xfe" + b"\x01c" * blocks + b"\x00" + _GIF_FRAME)
+
+
+def gif_canvas(width: int, height: int) -> bytes:
+    """A GIF whose logical screen is ``width`` x ``height`` around one 1 x 1 frame."""
+    return _tiny_gif((width, height), _GIF_FRAME)
+
+
+def apng_many_frames(frames: int, *, claimed: int | None = None, level: int = 128) -> bytes:
+    """A 1 x 1 grey APNG (first frame ``level``) with ``frames`` real frames; acTL claims
+    ``claimed`` frames (default: the real count)."""
+
+    def fctl(seq: int) -> bytes:
+        return _png_chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, 1, 1, 0, 0, 1, 100, 0, 0))
+
+    pixels = zlib.compress(bytes([0, level]))
+    body = [
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)),
+        _png_chunk(b"acTL", struct.pack(">II", claimed or frames, 0)),
+        fctl(0),
+        _png_chunk(b"IDAT", pixels),
+    ]
+    seq = 1
+    for _ in range(frames - 1):
+        body.append(fctl(seq))
+        body.append(_png_chunk(b"fdAT", struct.pack(">I", seq + 1) + pixels))
+        seq += 2
+    return b"\x89PNG\r\n\x1a\n" + b"".join(body) + _png_chunk(b"IEND", b"")
+
+
+def png_many_chunks(chunks: int, level: int = 128) -> bytes:
+    """A 1 x 1 grey PNG with ``chunks`` empty private chunks, half before and half after
+    IDAT (Pillow handles each in Python: ~15 microseconds apiece)."""
+    private = _png_chunk(b"prVt", b"")
+    half = chunks // 2
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+        + private * half
+        + _png_chunk(b"IDAT", zlib.compress(bytes([0, level])))
+        + private * (chunks - half)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def bigtiff_huge_directory(entries: int = 2**40) -> bytes:
+    """A BigTIFF whose first directory claims ``entries`` entries (64-bit count)."""
+    return b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) + struct.pack("<Q", entries) + b"\x00" * 64
+
+
+def eps_file(size: tuple[int, int] = (16, 16)) -> bytes:
+    """An Encapsulated PostScript file as Pillow writes it (opening it for pixels would run
+    Ghostscript)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, "EPS")
+    return buffer.getvalue()
+
+
+def dos_eps_file() -> bytes:
+    """The same PostScript behind a DOS EPS binary header (magic C5 D0 D3 C6)."""
+    ps = eps_file()
+    return b"\xc5\xd0\xd3\xc6" + struct.pack("<II", 30, len(ps)) + b"\x00" * 18 + ps
+
+
+def webp_animation_canvas(width: int, height: int) -> bytes:
+    """A valid two-frame 8 x 8 animated WebP whose VP8X canvas is ``width`` x ``height``:
+    libwebp decodes it, into a canvas that size (four bytes a pixel, kept twice)."""
+    frames = [Image.new("RGB", (8, 8), (200, 30, 30)), Image.new("RGB", (8, 8), (30, 30, 200))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=40, loop=0)
+    out = bytearray(buffer.getvalue())
+    at = out.find(b"VP8X") + 12
+    out[at : at + 6] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return bytes(out)
