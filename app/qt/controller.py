@@ -186,7 +186,9 @@ class AppController(QObject):
         self._shut_down = True
         if self._batch is not None:
             self._batch.cancel()
-            self._batch.wait(10_000)
+            # It stops after the image in hand (decoding is bounded, app.core.image_guards);
+            # destroying it while it runs would abort the process before history is flushed.
+            self._batch.wait()
         if self._probe is not None:
             self._probe.wait(10_000)
         self.workers.camera.stop()
