@@ -11,7 +11,8 @@ import pytest
 
 from app.core import stats
 from app.core.history import HistoryStore, RecordFilter, from_utc_text
-from app.core.history_schema import SELECT_COLUMNS, decode_row
+from app.core.history_rows import decode_row
+from app.core.history_schema import SELECT_COLUMNS
 from tests.core.history_helpers import corrupt_files, write_odd_history
 
 NOW = datetime.now(UTC).replace(microsecond=0)
